@@ -1,0 +1,3 @@
+from verify_compile.cli import main
+
+raise SystemExit(main())

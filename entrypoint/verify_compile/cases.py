@@ -1,0 +1,99 @@
+"""Expanding configs into cases (one model under one backend), selecting them, and sharding them."""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+from dataclasses import dataclass
+from typing import Iterable, Optional, Sequence
+
+from verify_compile.errors import ConfigError, ConfigErrors
+from verify_compile.spec import BackendSpec, Config, ModelSpec
+
+# Rough relative cost of one case by backend, for balancing shards without history.
+_BACKEND_COST = {"eager": 1.0, "aot_eager": 2.0, "inductor": 20.0}
+_DEFAULT_COST = 10.0
+
+
+@dataclass(frozen=True)
+class Case:
+    index: int  # position in config order: reports list cases in this order whatever ran them
+    model: ModelSpec
+    backend: BackendSpec
+
+    @property
+    def id(self) -> str:
+        return case_id(self.model.name, self.backend.id)
+
+    @property
+    def xfail(self) -> Optional[str]:
+        return self.model.xfail_reason(self.backend.id)
+
+    def cost(self) -> float:
+        base = _BACKEND_COST.get(self.backend.backend, _DEFAULT_COST)
+        if self.backend.mode and "autotune" in self.backend.mode:
+            base *= 5
+        return base * (2.0 if self.model.train else 1.0)
+
+
+def case_id(model: str, backend: str) -> str:
+    return f"{model}[{backend}]"
+
+
+def expand(configs: Sequence[Config], backends_override: Optional[Sequence[BackendSpec]] = None,
+           device_override: Optional[str] = None) -> list[Case]:
+    """Every (model, backend) pair of every config, in config order. Model names must be unique overall."""
+    cases: list[Case] = []
+    seen: dict[str, ModelSpec] = {}
+    errors = []
+    for config in configs:
+        for model in config.models:
+            if model.name in seen:
+                first = seen[model.name]
+                errors.append(ConfigError(
+                    f"model name '{model.name}' is also used in {first.config_file}:{first.line}",
+                    model.config_file, model.line, "model names must be unique across all configs of a run"))
+                continue
+            seen[model.name] = model
+            if device_override:
+                model = dataclasses.replace(model, device=device_override)
+            if backends_override:
+                model = dataclasses.replace(model, backends=tuple(backends_override))
+            for backend in model.backends:
+                cases.append(Case(index=len(cases), model=model, backend=backend))
+    if errors:
+        raise ConfigErrors(errors)
+    return cases
+
+
+def select(cases: Iterable[Case], patterns: Sequence[str]) -> list[Case]:
+    """Cases whose id (`model[backend]`) or model name matches any of the glob patterns."""
+    if not patterns:
+        return list(cases)
+    return [c for c in cases
+            if any(fnmatch.fnmatchcase(c.id, p) or fnmatch.fnmatchcase(c.model.name, p) for p in patterns)]
+
+
+def shard(cases: Sequence[Case], index: int, total: int) -> list[Case]:
+    """The cases of shard `index` (1-based) of `total`: greedy longest-first onto the lightest shard.
+
+    Deterministic (ties broken by case order), so every shard of a CI matrix computes the same split.
+    """
+    loads = [0.0] * total
+    owner: dict[int, int] = {}
+    for case in sorted(cases, key=lambda c: (-c.cost(), c.index)):
+        target = min(range(total), key=lambda s: (loads[s], s))
+        loads[target] += case.cost()
+        owner[case.index] = target
+    return [c for c in cases if owner[c.index] == index - 1]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'2/3' -> (2, 3); raises ConfigError for anything else."""
+    try:
+        index, total = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard must look like I/N (e.g. 2/3), got '{text}'") from None
+    if total < 1 or not 1 <= index <= total:
+        raise ConfigError(f"--shard {text}: I must be between 1 and N")
+    return index, total

@@ -1,0 +1,179 @@
+"""The command line: `verify-compile run CONFIG...` and `verify-compile merge RESULTS.json...`.
+
+Thin by design: it parses arguments, calls the engine, and hands results to the reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from verify_compile import __version__
+from verify_compile import results as R
+from verify_compile.cases import expand, parse_shard, select, shard
+from verify_compile.config import backends_from_cli, load_config
+from verify_compile.errors import USAGE_EXIT, ConfigError, ConfigErrors
+from verify_compile.outputs import write_reports
+from verify_compile.pool import WorkerStartError
+from verify_compile.reports.terminal import Progress, summary_table
+from verify_compile.results import load_json_results
+from verify_compile.session import Listener, RunOptions, execute
+from verify_compile.spec import OUTCOMES_FOR_FAIL_ON
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="verify-compile", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"verify-compile {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,merge}")
+    run = sub.add_parser("run", help="verify the models of one or more configs")
+    run.add_argument("configs", nargs="+", metavar="CONFIG", help="YAML config file(s)")
+    run.add_argument("--device", help="override every model's device: auto, cpu, cuda, cuda:N")
+    run.add_argument("--backends", help="override every model's backends, comma separated (e.g. inductor,aot_eager)")
+    run.add_argument("--only", action="append", default=[], metavar="GLOB",
+                     help="run only cases whose id 'model[backend]' or model name matches (repeatable)")
+    run.add_argument("--shard", metavar="I/N", help="run the I-th of N cost-balanced shares of the cases")
+    run.add_argument("--workers", type=int, metavar="N",
+                     help="worker processes side by side (default: one per visible GPU on CUDA, else 1)")
+    run.add_argument("--timeout", type=float, metavar="SECONDS", help="override every model's timeout")
+    run.add_argument("--memory-limit", metavar="SIZE", help="kill a worker whose resident memory passes SIZE (e.g. 8G)")
+    run.add_argument("--cache-dir", metavar="DIR", help="persistent compile cache (also config key cache_dir)")
+    run.add_argument("--journal", metavar="PATH", help="where to journal results as they finish")
+    run.add_argument("--resume", metavar="JOURNAL", help="skip cases this journal has already finished")
+    _add_report_args(run)
+    merge = sub.add_parser("merge", help="combine the --json results of several shards into one report")
+    merge.add_argument("inputs", nargs="+", metavar="RESULTS.json")
+    _add_report_args(merge)
+    return parser
+
+
+def _add_report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--junit", metavar="PATH", help="write a JUnit XML report")
+    p.add_argument("--junit-file-line", action="store_true",
+                   help="add testcase file/line (the model's line in its config) for consumers that annotate "
+                        "with them; the strict Jenkins xunit schema rejects them")
+    p.add_argument("--json", metavar="PATH", help="write every case's full record as JSON")
+    p.add_argument("--markdown", metavar="PATH", help="write a Markdown summary")
+    p.add_argument("--html", metavar="PATH", help="write a self-contained HTML report")
+    p.add_argument("--fail-on", default=",".join(R.DEFAULT_FAIL_ON), metavar="OUTCOMES",
+                   help=f"comma-separated outcomes that fail the run (default: %(default)s; "
+                        f"choices: {', '.join(OUTCOMES_FOR_FAIL_ON)})")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        fail_on = parse_fail_on(args.fail_on)
+        if args.command == "merge":
+            return merge_command(args, fail_on)
+        return run_command(args, fail_on)
+    except ConfigErrors as e:
+        print(f"verify-compile: {len(e.errors)} problem(s) in the configuration, nothing was run:", file=sys.stderr)
+        for error in e.errors:
+            print(f"  {error}", file=sys.stderr)
+        return USAGE_EXIT
+    except ConfigError as e:
+        print(f"verify-compile: {e}", file=sys.stderr)
+        return USAGE_EXIT
+    except WorkerStartError as e:
+        print(f"verify-compile: cannot start a worker, nothing was run: {e}", file=sys.stderr)
+        return USAGE_EXIT
+
+
+def parse_fail_on(text: str) -> tuple:
+    outcomes = tuple(o.strip() for o in text.split(",") if o.strip())
+    for outcome in outcomes:
+        if outcome not in OUTCOMES_FOR_FAIL_ON:
+            raise ConfigError(f"--fail-on: unknown outcome '{outcome}'",
+                              hint=f"choose from {', '.join(OUTCOMES_FOR_FAIL_ON)}")
+    return outcomes
+
+
+def parse_size(text: str) -> int:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)i?[bB]?\s*", text)
+    if not match:
+        raise ConfigError(f"--memory-limit: cannot read size '{text}'", hint="write it like 512M or 8G")
+    scale = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}[match.group(2).lower()]
+    return int(float(match.group(1)) * scale)
+
+
+def run_command(args: argparse.Namespace, fail_on: tuple) -> int:
+    errors, configs = [], []
+    for path in args.configs:
+        try:
+            configs.append(load_config(path))
+        except ConfigErrors as e:
+            errors += e.errors
+    if errors:
+        raise ConfigErrors(errors)
+    backends = backends_from_cli(args.backends) if args.backends else None
+    cases = select(expand(configs, backends, args.device), args.only)
+    if args.timeout is not None:
+        if args.timeout <= 0:
+            raise ConfigError("--timeout must be positive")
+        cases = [dataclasses.replace(c, model=dataclasses.replace(c.model, timeout=args.timeout)) for c in cases]
+    meta = {}
+    if args.shard:
+        index, total = parse_shard(args.shard)
+        cases = shard(cases, index, total)
+        meta["shard"] = args.shard
+    if not cases:
+        raise ConfigError("no case to run" + (f": --only {' '.join(args.only)} matches nothing" if args.only else ""))
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    cache_dir = args.cache_dir or next((c.cache_dir for c in configs if c.cache_dir), None)
+    options = RunOptions(workers=args.workers, cache_dir=cache_dir, journal=args.journal, resume=args.resume,
+                         memory_limit=parse_size(args.memory_limit) if args.memory_limit else None,
+                         extra_meta=meta)
+    progress = Progress(total=len(cases), workers=args.workers or 1)
+    listener = Listener(on_result=progress.result, on_phase=lambda case, phase: progress.phase(case.id, phase))
+    try:
+        report = execute(cases, options, listener)
+    except ValueError as e:  # an unreadable --resume journal
+        raise ConfigError(str(e)) from None
+    finally:
+        progress.close()
+    return finish(report.results, report.meta, args, fail_on, report.interrupted, report.journal)
+
+
+def merge_command(args: argparse.Namespace, fail_on: tuple) -> int:
+    merged: dict = {}
+    meta: dict = {}
+    for path in args.inputs:
+        try:
+            file_meta, results = load_json_results(Path(path).read_text(encoding="utf-8"), path)
+        except OSError as e:
+            raise ConfigError(f"cannot read results: {e.strerror}", path) from None
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        meta = meta or {k: v for k, v in file_meta.items() if k != "shard"}
+        for r in results:
+            if r.case_id in merged:
+                raise ConfigError(f"case '{r.case_id}' appears in two results files", path,
+                                  hint="merge each shard's results once")
+            merged[r.case_id] = r
+    return finish(sorted(merged.values(), key=lambda r: r.index), meta, args, fail_on)
+
+
+def finish(results: list, meta: dict, args: argparse.Namespace, fail_on: tuple,
+           interrupted: Optional[int] = None, journal: Optional[str] = None) -> int:
+    write_reports(results, meta, junit=args.junit, junit_file_line=args.junit_file_line, json_path=args.json,
+                  markdown=args.markdown, html=args.html)
+    print(summary_table(results))
+    if interrupted:
+        print(f"verify-compile: interrupted; finished results are in the reports and in {journal}; "
+              f"continue with --resume {journal}", file=sys.stderr)
+        return 128 + interrupted
+    failed = R.failing(results, fail_on)
+    if failed:
+        print(f"verify-compile: {len(failed)} case(s) failed ({', '.join(sorted({r.outcome for r in failed}))})",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,308 @@
+"""Comparing outputs: walks two results leaf by leaf and says exactly which leaf differs, where and by how much.
+
+The verdict for a floating-point leaf (the rules PyTorch's own accuracy harness uses, made stricter):
+1. shape and dtype must be identical (no broadcasting);
+2. values pass when every element is within `atol + rtol * |eager|`; NaN only where eager has NaN;
+3. otherwise a float64 reference arbitrates: the compiled result passes when its error against float64 is no
+   worse than `multiplier` times eager's error, both as RMSE and element by element (an RMSE alone hides a
+   few wrong elements in a large tensor). So a backend that is *more* accurate than eager is not a mismatch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import torch
+
+from verify_compile.results import Mismatch
+from verify_compile.spec import Tolerance
+
+# (atol, rtol) by dtype: torch.testing.assert_close's defaults.
+DEFAULT_TOLERANCES = {
+    torch.float16: (1e-5, 1e-3),
+    torch.bfloat16: (1e-5, 1.6e-2),
+    torch.float32: (1e-5, 1.3e-6),
+    torch.float64: (1e-7, 1e-7),
+    torch.complex64: (1e-5, 1.3e-6),
+    torch.complex128: (1e-7, 1e-7),
+}
+# The float64 reference only arbitrates when it agrees with eager at least this well (relative RMSE):
+# a reference that took another branch (argmax, thresholds) cannot tell right from wrong.
+_REFERENCE_TRUST = {torch.float16: 5e-2, torch.bfloat16: 1e-1}
+_REFERENCE_TRUST_DEFAULT = 1e-3
+
+MISSING = object()  # an fp64 counterpart that does not exist
+
+
+@dataclass
+class Observation:
+    """What one call left behind: its output, its inputs afterwards, changed module state, and gradients."""
+
+    output: Any
+    inputs: Any  # (args, kwargs) after the call: in-place mutations show here
+    state: dict  # "param fc.weight" / "buffer bn.running_mean" -> tensor, only entries that changed
+    grads: dict  # "grad fc.weight" / "grad input[0]" -> tensor or None
+
+
+def resolve_tolerance(tol: Tolerance, dtype: torch.dtype) -> tuple:
+    atol, rtol = DEFAULT_TOLERANCES.get(dtype, (1e-5, 1.3e-6))
+    return (tol.atol if tol.atol is not None else atol, tol.rtol if tol.rtol is not None else rtol)
+
+
+def compare_observations(eager: Observation, compiled: Observation, tol: Tolerance,
+                         fp64: Optional[Callable[[], Optional[Observation]]] = None,
+                         pristine: Optional[dict] = None, use_fp64: bool = True) -> list:
+    """Every differing leaf, in the order output, inputs, module state, gradients.
+
+    `fp64` lazily returns the float64 observation of the same call (None when unavailable); `pristine` maps
+    state names to their values before any call, standing in for entries a run left unchanged.
+    """
+    pristine = pristine or {}
+    found: list = []
+    lazy = _Lazy(fp64 if use_fp64 else None)
+
+    def fp64_of(getter: Callable[[Observation], Any]) -> Callable[[], Any]:
+        return lambda: getter(lazy.get()) if lazy.get() is not None else MISSING
+
+    walk(eager.output, compiled.output, "output", tol, found, fp64_of(lambda o: o.output))
+    walk(eager.inputs[0], compiled.inputs[0], "input", tol, found, fp64_of(lambda o: o.inputs[0]),
+         suffix=" after the call")
+    walk(eager.inputs[1], compiled.inputs[1], "input", tol, found, fp64_of(lambda o: o.inputs[1]),
+         suffix=" after the call")
+    for name in sorted(set(eager.state) | set(compiled.state)):
+        ref = eager.state.get(name, pristine.get(name))
+        res = compiled.state.get(name, pristine.get(name))
+        walk(ref, res, name, tol, found, fp64_of(lambda o, n=name: _state64(o, n, pristine)))
+    for name in sorted(eager.grads.keys() | compiled.grads.keys()):
+        walk(eager.grads.get(name), compiled.grads.get(name), name, tol, found,
+             fp64_of(lambda o, n=name: o.grads.get(n, MISSING)))
+    return found
+
+
+def _state64(obs: Observation, name: str, pristine: dict) -> Any:
+    if name in obs.state:
+        return obs.state[name]
+    value = pristine.get(name, MISSING)
+    return value.double() if isinstance(value, torch.Tensor) and value.is_floating_point() else value
+
+
+class _Lazy:
+    def __init__(self, make: Optional[Callable]) -> None:
+        self.make, self.done, self.value = make, make is None, None
+
+    def get(self) -> Any:
+        if not self.done:
+            self.done, self.value = True, self.make()
+        return self.value
+
+
+def walk(ref: Any, res: Any, where: str, tol: Tolerance, found: list,
+         fp64: Callable[[], Any] = lambda: MISSING, suffix: str = "") -> None:
+    """Compare two nested values; append a Mismatch for each leaf that differs."""
+    def sub(child: Callable[[Any], Any]) -> Callable[[], Any]:
+        def get() -> Any:
+            parent = fp64()
+            if parent is MISSING:
+                return MISSING
+            try:
+                return child(parent)
+            except (KeyError, IndexError, AttributeError, TypeError):
+                return MISSING
+        return get
+
+    def structure(msg: str, kind: str = "structure") -> None:
+        found.append(Mismatch(where=where + suffix, kind=kind, summary=f"{where}{suffix}: {msg}"))
+
+    if isinstance(ref, torch.Tensor) or isinstance(res, torch.Tensor):
+        if not (isinstance(ref, torch.Tensor) and isinstance(res, torch.Tensor)):
+            structure(f"compiled gives {_kind(res)} where eager gives {_kind(ref)}", "type")
+            return
+        mismatch = compare_tensors(where + suffix, ref, res, tol, fp64)
+        if mismatch:
+            found.append(mismatch)
+        return
+    same_family = (_is_sequence(ref) and _is_sequence(res)) or (isinstance(ref, Mapping) and isinstance(res, Mapping))
+    if type(ref) is not type(res) and not same_family:
+        structure(f"compiled gives {_kind(res)} where eager gives {_kind(ref)}", "type")
+        return
+    if isinstance(ref, Mapping):
+        if list(ref.keys()) != list(res.keys()):
+            missing = [k for k in ref if k not in res]
+            extra = [k for k in res if k not in ref]
+            structure(f"keys differ: missing {missing}, unexpected {extra}" if missing or extra
+                      else f"key order differs: {list(res.keys())} where eager has {list(ref.keys())}")
+            return
+        for key in ref:
+            walk(ref[key], res[key], f"{where}[{key!r}]", tol, found, sub(lambda p, k=key: p[k]), suffix)
+        return
+    if dataclasses.is_dataclass(ref) and not isinstance(ref, type):
+        for f in dataclasses.fields(ref):
+            walk(getattr(ref, f.name), getattr(res, f.name), f"{where}.{f.name}", tol, found,
+                 sub(lambda p, n=f.name: getattr(p, n)), suffix)
+        return
+    if _is_sequence(ref):
+        if len(ref) != len(res):
+            structure(f"{len(res)} elements where eager gives {len(ref)}")
+            return
+        fields = getattr(ref, "_fields", None)  # namedtuple: name the field
+        for i, (a, b) in enumerate(zip(ref, res)):
+            label = f"{where}.{fields[i]}" if fields else f"{where}[{i}]"
+            walk(a, b, label, tol, found, sub(lambda p, i=i: p[i]), suffix)
+        return
+    if isinstance(ref, float) and isinstance(res, float):
+        mismatch = compare_tensors(where + suffix, torch.tensor(ref, dtype=torch.float64),
+                                   torch.tensor(res, dtype=torch.float64), tol, lambda: MISSING)
+        if mismatch:
+            found.append(mismatch)
+        return
+    try:
+        equal = bool(ref == res)
+    except Exception:  # objects without a usable ==: their type already matched
+        equal = True
+    if not equal:
+        structure(f"compiled gives {res!r} where eager gives {ref!r}", "values")
+
+
+def compare_tensors(where: str, ref: torch.Tensor, res: torch.Tensor, tol: Tolerance,
+                    fp64: Callable[[], Any] = lambda: MISSING) -> Optional[Mismatch]:
+    """None when `res` is an acceptable compiled version of eager's `ref`, else the located difference."""
+    if tuple(ref.shape) != tuple(res.shape):
+        return Mismatch(where=where, kind="shape", numel=ref.numel(),
+                        summary=f"{where}: shape {list(res.shape)} where eager gives {list(ref.shape)}")
+    if ref.dtype != res.dtype:
+        return Mismatch(where=where, kind="dtype", numel=ref.numel(),
+                        summary=f"{where}: dtype {_dtype(res.dtype)} where eager gives {_dtype(ref.dtype)}")
+    ref, res = _plain(ref), _plain(res).to(ref.device)
+    if ref.numel() == 0:
+        return None
+    if not (ref.is_floating_point() or ref.is_complex()):
+        bad = ref != res
+        if not bad.any():
+            return None
+        return _describe(where, ref.double(), res.double(), bad, 0.0, 0.0, exact=True)
+    atol, rtol = resolve_tolerance(tol, ref.dtype)
+    r, s = _as_real64(ref), _as_real64(res)
+    close = torch.isclose(s, r, rtol=rtol, atol=atol, equal_nan=True)
+    if bool(close.all()):
+        return None
+    f = fp64()
+    verdict = ""
+    if isinstance(f, torch.Tensor) and ref.dtype not in (torch.float64, torch.complex128):
+        ok, verdict = fp64_accepts(r, s, _as_real64(_plain(f).to(ref.device)), atol, rtol, ref.dtype)
+        if ok:
+            return None
+    mismatch = _describe(where, r, s, ~close, atol, rtol)
+    if verdict:
+        mismatch.summary += f"; {verdict}"
+    return mismatch
+
+
+def fp64_accepts(r: torch.Tensor, s: torch.Tensor, f: torch.Tensor, atol: float, rtol: float,
+                 dtype: torch.dtype) -> tuple:
+    """(accepted, why not): is compiled `s` at least about as close to float64 `f` as eager `r` is?"""
+    if f.shape != r.shape:
+        return False, "no usable float64 reference (other shape)"
+    finite = torch.isfinite(f)
+    if bool((~torch.isfinite(s) & finite).any()):
+        return False, "compiled has NaN/inf where the float64 reference is finite"
+    ref_ok = finite & torch.isfinite(r)
+    ref_err = _rmse(r[ref_ok], f[ref_ok])
+    scale = _rmse(f[finite], torch.zeros_like(f[finite]))
+    if ref_err > _REFERENCE_TRUST.get(dtype, _REFERENCE_TRUST_DEFAULT) * scale + atol:
+        return False, (f"the float64 reference is too far from eager to arbitrate (RMSE {ref_err:.3g}); "
+                       "compared with eager's tolerance alone")
+    multiplier = 3.0 if dtype in (torch.float16, torch.bfloat16) or r.numel() < 1000 else 2.0
+    res_err = _rmse(s[finite], f[finite])
+    if res_err > multiplier * ref_err + atol / 10:
+        return False, (f"compiled error vs float64 (RMSE {res_err:.3g}) exceeds {multiplier:g}x eager's "
+                       f"(RMSE {ref_err:.3g})")
+    ref_worst = float((r - f).abs()[ref_ok].max()) if bool(ref_ok.any()) else 0.0
+    bound = multiplier * ref_worst + atol + rtol * f.abs()
+    beyond = ((s - f).abs() > bound) & finite
+    if bool(beyond.any()):
+        return False, (f"{int(beyond.sum())} element(s) are further from float64 than {multiplier:g}x eager's "
+                       f"worst error ({ref_worst:.3g})")
+    return True, ""
+
+
+def _describe(where: str, r: torch.Tensor, s: torch.Tensor, bad: torch.Tensor, atol: float, rtol: float,
+              exact: bool = False) -> Mismatch:
+    diff = (s - r).abs()
+    nan_introduced = torch.isnan(s) & ~torch.isnan(r)
+    diff = torch.where(torch.isnan(diff) | (torch.isinf(diff)), torch.full_like(diff, math.inf), diff)
+    excess = torch.where(bad, diff - (atol + rtol * r.abs()), torch.full_like(diff, -math.inf))
+    flat = int(torch.argmax(torch.nan_to_num(excess, nan=math.inf, posinf=1e308)).item())
+    index = list(_unravel(flat, tuple(r.shape)))
+    bad_diff = diff[bad]
+    max_abs = float(bad_diff.max()) if bad_diff.numel() else 0.0
+    rel = bad_diff / r.abs()[bad].clamp_min(1e-300)
+    max_rel = float(rel.max()) if rel.numel() else 0.0
+    n_bad, numel = int(bad.sum()), r.numel()
+    expected, actual = _item(r.reshape(-1)[flat]), _item(s.reshape(-1)[flat])
+    at = f"[{', '.join(map(str, index))}]" if index else "(scalar)"
+    if bool(nan_introduced.any()):
+        kind = "nan"
+        head = f"{int(nan_introduced.sum())} of {numel} element(s) are NaN where eager has a number"
+    else:
+        kind = "values"
+        head = f"{n_bad} of {numel} element(s) differ ({100.0 * n_bad / numel:.3g}%)"
+    summary = f"{where}: {head}; worst at {at}: eager {expected:.6g}, compiled {actual:.6g}"
+    if exact:
+        summary += " (exact comparison)"
+    else:
+        summary += f"; max abs err {max_abs:.3g}, max rel err {max_rel:.3g} (atol {atol:g}, rtol {rtol:g})"
+    return Mismatch(where=where, kind=kind, summary=summary, numel=numel, n_bad=n_bad, max_abs=_finite(max_abs),
+                    max_rel=_finite(max_rel), worst_index=index, expected=_finite(expected),
+                    actual=_finite(actual), atol=None if exact else atol, rtol=None if exact else rtol)
+
+
+def _plain(t: torch.Tensor) -> torch.Tensor:
+    t = t.detach()
+    if t.is_sparse:
+        t = t.to_dense()
+    if t.is_quantized:
+        t = t.dequantize()
+    return t
+
+
+def _as_real64(t: torch.Tensor) -> torch.Tensor:
+    return torch.view_as_real(t.to(torch.complex128)) if t.is_complex() else t.to(torch.float64)
+
+
+def _rmse(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(torch.sqrt(torch.mean((a - b) ** 2))) if a.numel() else 0.0
+
+
+def _unravel(flat: int, shape: tuple) -> tuple:
+    out = []
+    for dim in reversed(shape):
+        out.append(flat % dim)
+        flat //= dim
+    return tuple(reversed(out))
+
+
+def _item(t: torch.Tensor) -> float:
+    return float(t.item())
+
+
+def _finite(x: float) -> Optional[float]:
+    """JSON has no NaN/inf: keep them as strings."""
+    return x if math.isfinite(x) else str(x)  # type: ignore[return-value]
+
+
+def _is_sequence(x: Any) -> bool:
+    return isinstance(x, (list, tuple, torch.Size))
+
+
+def _kind(x: Any) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"a tensor {list(x.shape)} {_dtype(x.dtype)}"
+    return "None" if x is None else f"a {type(x).__name__}"
+
+
+def _dtype(dtype: torch.dtype) -> str:
+    return str(dtype).replace("torch.", "")

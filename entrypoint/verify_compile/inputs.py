@@ -1,0 +1,142 @@
+"""Turning validated argument specs into real values, deterministically for a given seed."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, Callable
+
+import torch
+
+from verify_compile.spec import InputSet, file_arg, tensor_arg
+
+_DTYPES = {name: getattr(torch, name) for name in (
+    "float32", "float16", "bfloat16", "float64", "int64", "int32", "int16", "int8", "uint8", "bool",
+    "complex64", "complex128")}
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    return _DTYPES[name]
+
+
+def materialize(input_set: InputSet, seed: int, device: torch.device, dtype: torch.dtype) -> tuple:
+    """(args, kwargs) for one input set. Random tensors come from a CPU generator seeded with `seed`, then move
+    to `device`, so the same config gives the same inputs on every machine and device."""
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    args = tuple(_value(a, gen, device, dtype) for a in input_set.args)
+    kwargs = {k: _value(v, gen, device, dtype) for k, v in input_set.kwargs.items()}
+    return args, kwargs
+
+
+def has_random_tensor(input_set: InputSet) -> bool:
+    def random(v: Any) -> bool:
+        if tensor_arg(v):
+            return v.get("dist", "randn") in ("randn", "rand", "randint")
+        if isinstance(v, dict) and not file_arg(v):
+            return any(random(x) for x in v.values())
+        if isinstance(v, (list, tuple)):
+            return any(random(x) for x in v)
+        return False
+    return random(list(input_set.args)) or random(input_set.kwargs)
+
+
+def _value(spec: Any, gen: torch.Generator, device: torch.device, dtype: torch.dtype) -> Any:
+    if tensor_arg(spec):
+        return _tensor(spec, gen, device, dtype)
+    if file_arg(spec):
+        data = torch.load(spec["file"], map_location="cpu", weights_only=True)
+        if "key" in spec:
+            data = data[spec["key"]]
+        return _place(data, device, dtype)
+    if isinstance(spec, dict):
+        return {k: _value(v, gen, device, dtype) for k, v in spec.items()}
+    if isinstance(spec, (list, tuple)):
+        return tuple(_value(v, gen, device, dtype) for v in spec)
+    return spec
+
+
+def _tensor(spec: dict, gen: torch.Generator, device: torch.device, model_dtype: torch.dtype) -> torch.Tensor:
+    shape = tuple(spec["shape"])
+    dist = spec.get("dist", "randn")
+    default = torch.int64 if dist == "randint" else model_dtype
+    dtype = _DTYPES[spec["dtype"]] if "dtype" in spec else default
+    if dist == "randint":
+        low, high = int(spec.get("low", 0)), int(spec.get("high", 10))
+        t = torch.randint(low, high, shape, generator=gen, dtype=torch.int64)
+    elif dist in ("randn", "rand"):
+        t = (torch.randn if dist == "randn" else torch.rand)(shape, generator=gen, dtype=torch.float64)
+        if "low" in spec or "high" in spec:  # rescale to [low, high)
+            low, high = float(spec.get("low", 0.0)), float(spec.get("high", 1.0))
+            t = low + (high - low) * (t if dist == "rand" else torch.rand(shape, generator=gen, dtype=torch.float64))
+    elif dist == "ones":
+        t = torch.ones(shape)
+    elif dist == "zeros":
+        t = torch.zeros(shape)
+    elif dist == "arange":
+        n = 1
+        for d in shape:
+            n *= d
+        t = torch.arange(n, dtype=torch.float64).reshape(shape)
+    else:  # full
+        t = torch.full(shape, spec["value"], dtype=torch.float64)
+    t = t.to(dtype).to(device)
+    if spec.get("requires_grad"):
+        t.requires_grad_(True)
+    return t
+
+
+def map_tensors(value: Any, fn: Callable[[torch.Tensor], Any]) -> Any:
+    """The same tree with `fn` applied to every tensor. Containers keep their type: dicts (ModelOutput
+    included), dataclasses, namedtuples, lists and tuples."""
+    if isinstance(value, torch.Tensor):
+        return fn(value)
+    if isinstance(value, Mapping):
+        try:
+            out = copy.copy(value)
+            for k, v in value.items():
+                out[k] = map_tensors(v, fn)
+            return out
+        except Exception:  # a read-only mapping: a plain dict keeps the data
+            return {k: map_tensors(v, fn) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = copy.copy(value)
+        for f in dataclasses.fields(value):
+            object.__setattr__(out, f.name, map_tensors(getattr(value, f.name), fn))
+        return out
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*(map_tensors(v, fn) for v in value))
+    if isinstance(value, (list, tuple)):
+        return type(value)(map_tensors(v, fn) for v in value)
+    return value
+
+
+def tensor_leaves(value: Any, path: str) -> list:
+    """[(path, tensor)] for every tensor in the tree, paths like `input[0]['mask']`."""
+    if isinstance(value, torch.Tensor):
+        return [(path, value)]
+    if isinstance(value, Mapping):
+        return [leaf for k, v in value.items() for leaf in tensor_leaves(v, f"{path}[{k!r}]")]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [leaf for f in dataclasses.fields(value)
+                for leaf in tensor_leaves(getattr(value, f.name), f"{path}.{f.name}")]
+    if isinstance(value, (list, tuple)):
+        return [leaf for i, v in enumerate(value) for leaf in tensor_leaves(v, f"{path}[{i}]")]
+    return []
+
+
+def _place(value: Any, device: torch.device, dtype: torch.dtype) -> Any:
+    """Move loaded data to the device; floating tensors take the model's dtype."""
+    return map_tensors(value, lambda t: t.to(device=device, dtype=dtype if t.is_floating_point() else t.dtype))
+
+
+def clone_value(value: Any) -> Any:
+    """A deep copy of an argument tree: fresh leaf tensors with the same requires_grad."""
+    return map_tensors(value, lambda t: t.detach().clone().requires_grad_(t.requires_grad)
+                       if t.is_floating_point() or t.is_complex() else t.detach().clone())
+
+
+def cast_floating(value: Any, dtype: torch.dtype) -> Any:
+    """The same tree with floating tensors cast to `dtype` (for the float64 reference)."""
+    return map_tensors(value, lambda t: t.detach().to(dtype).requires_grad_(t.requires_grad)
+                       if t.is_floating_point() else t)

@@ -1,0 +1,253 @@
+"""Isolating workers: each case runs in a worker process, so a crash, a hang or a memory blow-up costs one case.
+
+Workers are reused across cases (torch is imported once per worker) and a worker is preferably given the next
+backend of the model it just ran, whose eager reference it still holds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Callable, Optional
+
+from verify_compile import results as R
+from verify_compile.cases import Case
+from verify_compile.results import CaseResult
+from verify_compile.runner import error_result
+
+_POLL_S = 0.25
+_STDERR_TAIL = 3000
+_START_TIMEOUT_S = 300.0
+
+
+class WorkerStartError(Exception):
+    """No worker could start (torch missing or broken): nothing can run."""
+
+
+@dataclass
+class _Worker:
+    slot: int
+    proc: subprocess.Popen
+    conn: Connection
+    log: Path
+    info: Optional[dict] = None
+    case: Optional[Case] = None
+    started: float = 0.0
+    deadline: float = 0.0
+    phase: str = ""
+    last_model: Optional[str] = None
+    spawned: float = field(default_factory=time.monotonic)
+
+    def stderr_tail(self) -> str:
+        try:
+            text = self.log.read_bytes()[-_STDERR_TAIL:].decode("utf-8", "replace")
+        except OSError:
+            return ""
+        return text
+
+    def rss_bytes(self) -> int:
+        try:
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):
+            pass
+        return 0
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self.proc.kill()
+        self.proc.wait()
+        self.conn.close()
+
+
+class WorkerPool:
+    """Runs cases on `size` worker processes; `env_for(slot)` gives each its environment (e.g. its GPU)."""
+
+    def __init__(self, size: int, env_for: Callable[[int], dict] = lambda slot: {},
+                 memory_limit: Optional[int] = None, log_dir: Optional[str] = None) -> None:
+        self.size = max(1, size)
+        self.env_for = env_for
+        self.memory_limit = memory_limit
+        self._own_log_dir = log_dir is None
+        self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="verify-compile-"))
+        self.workers: list = []
+        self.info: Optional[dict] = None
+        self._spawns = 0
+        self._failed_starts = 0
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> dict:
+        """Start the workers and wait for the first to say hello; returns what it reported (torch, backends)."""
+        while len(self.workers) < self.size:
+            self.workers.append(self._spawn(len(self.workers)))
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while self.info is None:
+            if time.monotonic() > deadline:
+                raise WorkerStartError(f"no worker started within {_START_TIMEOUT_S:.0f} s")
+            self._pump(lambda result: None, lambda case, phase: None, timeout=_POLL_S)
+        return self.info
+
+    def run(self, cases: list, on_result: Callable[[CaseResult], None],
+            on_phase: Callable[[Case, str], None] = lambda case, phase: None) -> None:
+        """Run every case, calling on_result as each finishes (in completion order)."""
+        self.start()
+        pending = list(cases)
+        busy = lambda: any(w.case is not None for w in self.workers)  # noqa: E731
+        while pending or busy():
+            for worker in self.workers:
+                if worker.info is not None and worker.case is None and pending:
+                    self._assign(worker, self._pick(worker, pending))
+            self._pump(on_result, on_phase, timeout=_POLL_S)
+
+    def close(self) -> None:
+        for worker in self.workers:
+            try:
+                worker.conn.send(("stop",))
+            except (OSError, ValueError):
+                pass
+        for worker in self.workers:
+            try:
+                worker.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+            worker.kill()
+        self.workers = []
+        if self._own_log_dir:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
+
+    def kill_all(self) -> None:
+        for worker in self.workers:
+            worker.kill()
+        self.workers = []
+
+    def running(self) -> list:
+        return [w.case for w in self.workers if w.case is not None]
+
+    # -- internals ---------------------------------------------------------------------------------------
+
+    def _spawn(self, slot: int) -> _Worker:
+        self._spawns += 1
+        parent_sock, child_sock = socket.socketpair()
+        log = self.log_dir / f"worker-{slot}-{self._spawns}.log"
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env_for(slot)}
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        with open(log, "wb") as log_file:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "verify_compile.worker", str(child_sock.fileno()), str(log)],
+                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                pass_fds=(child_sock.fileno(),), env=env, start_new_session=True)
+        child_sock.close()
+        conn = Connection(parent_sock.detach())
+        return _Worker(slot=slot, proc=proc, conn=conn, log=log)
+
+    def _pick(self, worker: _Worker, pending: list) -> Case:
+        """The next backend of the worker's last model; else a model no other worker is on; else the next."""
+        others = {w.last_model for w in self.workers if w is not worker}
+        for choice in (lambda c: _model_key(c) == worker.last_model, lambda c: _model_key(c) not in others):
+            for i, case in enumerate(pending):
+                if choice(case):
+                    return pending.pop(i)
+        return pending.pop(0)
+
+    def _assign(self, worker: _Worker, case: Case) -> None:
+        worker.case, worker.phase = case, "start"
+        worker.started = time.monotonic()
+        worker.deadline = worker.started + case.model.timeout
+        worker.last_model = _model_key(case)
+        worker.conn.send(("run", case))
+
+    def _pump(self, on_result: Callable, on_phase: Callable, timeout: float) -> None:
+        """Handle whatever the workers said within `timeout`, then deaths, timeouts and memory limits."""
+        ready = wait([w.conn for w in self.workers], timeout=timeout)
+        for worker in list(self.workers):
+            if worker.conn in ready:
+                self._receive(worker, on_result, on_phase)
+        now = time.monotonic()
+        for worker in list(self.workers):
+            if worker.case is None:
+                continue
+            if now > worker.deadline:
+                self._fail(worker, R.TIMEOUT, f"no result after {worker.case.model.timeout:g} s "
+                           f"(the case was in phase '{worker.phase}'); the worker was killed", on_result)
+            elif self.memory_limit and worker.rss_bytes() > self.memory_limit:
+                self._fail(worker, R.CRASH, f"the worker exceeded the memory limit of "
+                           f"{self.memory_limit / 2**30:.1f} GiB in phase '{worker.phase}' and was killed",
+                           on_result)
+
+    def _receive(self, worker: _Worker, on_result: Callable, on_phase: Callable) -> None:
+        try:
+            while worker.conn.poll():
+                kind, *payload = worker.conn.recv()
+                if kind == "hello":
+                    worker.info = payload[0]
+                    self.info = self.info or payload[0]
+                    self._failed_starts = 0
+                elif kind == "phase" and worker.case is not None:
+                    worker.phase = payload[1]
+                    on_phase(worker.case, payload[1])
+                elif kind == "result" and worker.case is not None:
+                    worker.case = None
+                    on_result(payload[0])
+        except (EOFError, OSError):
+            self._died(worker, on_result)
+
+    def _died(self, worker: _Worker, on_result: Callable) -> None:
+        code = worker.proc.wait()
+        if worker.case is not None:
+            how = _describe_exit(code)
+            self._fail(worker, R.CRASH, f"the worker {how} in phase '{worker.phase}'", on_result)
+            return
+        if worker.info is None:
+            self._failed_starts += 1
+            if self._failed_starts >= 2:
+                raise WorkerStartError(f"the worker process {_describe_exit(code)} before it was ready:\n"
+                                       + worker.stderr_tail())
+        self._replace(worker)
+
+    def _fail(self, worker: _Worker, phase: str, message: str, on_result: Callable) -> None:
+        case = worker.case
+        worker.kill()
+        tail = worker.stderr_tail()
+        details = f"{phase}: {message}" + ("\n\nlast output of the worker:\n" + tail if tail else "")
+        on_result(error_result(case, phase, message, details,
+                               duration=time.monotonic() - worker.started, captured=tail))
+        worker.case = None
+        self._replace(worker)
+
+    def _replace(self, worker: _Worker) -> None:
+        worker.kill()
+        index = self.workers.index(worker)
+        self.workers[index] = self._spawn(worker.slot)
+
+
+def _model_key(case: Case) -> str:
+    return f"{case.model.config_file}::{case.model.name}"
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+            return f"was killed by {name} ({signal.strsignal(-code)})"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"

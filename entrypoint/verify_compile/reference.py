@@ -1,0 +1,168 @@
+"""The eager side of a verdict, computed once per model and shared by all of that model's backends.
+
+A reference holds the pristine model, the materialized input sets, eager's observations for them (run twice:
+if eager disagrees with itself there is nothing to verify against), and, only when a comparison needs it, the
+float64 observations that arbitrate close calls.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import torch
+
+from verify_compile.calls import call_once, state_of
+from verify_compile.compare import Observation, compare_observations
+from verify_compile.inputs import cast_floating, has_random_tensor, map_tensors, materialize, torch_dtype
+from verify_compile.loading import LoadError, build_callable, example_inputs
+from verify_compile.results import EAGER, LOAD
+from verify_compile.spec import ModelSpec
+
+
+@dataclass
+class Failure:
+    phase: str
+    message: str
+    details: str
+
+
+@dataclass
+class Reference:
+    spec: ModelSpec
+    device: torch.device
+    fn: Optional[Callable] = None
+    module: Optional[torch.nn.Module] = None  # pristine: never called
+    input_sets: list = field(default_factory=list)  # [(args, kwargs)]
+    labels: list = field(default_factory=list)  # how reports name each input set
+    pristine: dict = field(default_factory=dict)
+    eager: list = field(default_factory=list)  # [Observation]
+    flaky: list = field(default_factory=list)  # [Mismatch] between the two eager runs
+    failure: Optional[Failure] = None
+    seconds: float = 0.0  # time spent building it, charged to the case that built it
+    _fp64: Optional[list] = None
+    _fp64_tried: bool = False
+    fp64_note: str = ""
+
+    def seed_for(self, set_index: int) -> int:
+        return self.spec.seed * 1000 + set_index
+
+    def fresh_module(self) -> Optional[torch.nn.Module]:
+        """An independent copy of the pristine model for one run."""
+        if self.module is None:
+            return None
+        try:
+            return copy.deepcopy(self.module)
+        except Exception:  # some modules refuse deepcopy: build another from the same seed
+            _, module = build_callable(self.spec, self.device, torch_dtype(self.spec.dtype))
+            return module
+
+    def run_all(self, module: Optional[torch.nn.Module], fn: Callable, input_sets: list,
+                pristine: dict) -> list:
+        return [call_once(fn, module, args, kwargs, self.seed_for(i), self.spec.train, pristine)
+                for i, (args, kwargs) in enumerate(input_sets)]
+
+    def fp64(self, set_index: int) -> Optional[Observation]:
+        """Float64 observation of input set `set_index`, computed on first use; None if float64 cannot run."""
+        if not self._fp64_tried:
+            self._fp64_tried = True
+            try:
+                module = self.fresh_module()
+                if module is not None:
+                    module.to(torch.float64)
+                fn = module if module is not None else self.fn
+                sets = [cast_floating(s, torch.float64) for s in self.input_sets]
+                pristine64 = {k: (v.double() if v.is_floating_point() else v) for k, v in self.pristine.items()}
+                self._fp64 = self.run_all(module, fn, sets, pristine64)
+            except Exception as e:  # e.g. an op without a float64 kernel on this device
+                self.fp64_note = f"no float64 reference ({type(e).__name__}: {_first_line(e)})"
+        return self._fp64[set_index] if self._fp64 is not None else None
+
+
+def build_reference(spec: ModelSpec, device: torch.device, on_phase: Callable[[str], None]) -> Reference:
+    start = time.perf_counter()
+    ref = Reference(spec=spec, device=device)
+    dtype = torch_dtype(spec.dtype)
+    on_phase(LOAD)
+    try:
+        ref.fn, ref.module = build_callable(spec, device, dtype)
+        _materialize_inputs(ref, dtype)
+        ref.pristine = {k: v.clone() for k, v in state_of(ref.module).items()}
+    except Exception as e:
+        ref.failure = _failure(LOAD, e)
+        ref.seconds = time.perf_counter() - start
+        return ref
+    on_phase(EAGER)
+    try:
+        runs = []
+        for _ in range(2):
+            module = ref.fresh_module()
+            runs.append(ref.run_all(module, module if module is not None else ref.fn, ref.input_sets,
+                                    ref.pristine))
+        ref.eager = runs[0]
+        for i, (first, second) in enumerate(zip(*runs)):
+            diffs = compare_observations(first, second, spec.tolerance, pristine=ref.pristine, use_fp64=False)
+            if diffs:
+                for d in diffs:
+                    d.input_set = i + 1
+                ref.flaky = diffs
+                break
+    except Exception as e:
+        ref.failure = _failure(EAGER, e)
+    ref.seconds = time.perf_counter() - start
+    return ref
+
+
+def _materialize_inputs(ref: Reference, dtype: torch.dtype) -> None:
+    spec = ref.spec
+    if spec.inputs is None:
+        ref.input_sets = [(_to(a, ref.device), _to(k, ref.device)) for a, k in example_inputs(ref.module or ref.fn)]
+        ref.labels = [f"example input set {i + 1}" for i in range(len(ref.input_sets))]
+        return
+    for i, input_set in enumerate(spec.inputs):
+        ref.input_sets.append(materialize(input_set, ref.seed_for(i), ref.device, dtype))
+        ref.labels.append(f"input set {i + 1} of {len(spec.inputs)} (line {input_set.line})")
+    if spec.redraw and len(spec.inputs) == 1 and has_random_tensor(spec.inputs[0]):
+        # A second call with new values catches backends that return stale results.
+        ref.input_sets.append(materialize(spec.inputs[0], ref.seed_for(1), ref.device, dtype))
+        ref.labels.append(f"input set 1 re-drawn (line {spec.inputs[0].line}, second call)")
+
+
+def _to(value: object, device: torch.device) -> object:
+    return map_tensors(value, lambda t: t.to(device))
+
+
+def _failure(phase: str, e: BaseException) -> Failure:
+    if isinstance(e, LoadError):
+        return Failure(phase, str(e), str(e))
+    return Failure(phase, f"{type(e).__name__}: {_first_line(e)}", traceback.format_exc())
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else ""
+
+
+class ReferenceCache:
+    """Keeps the most recent models' references so consecutive backends of a model reuse eager results."""
+
+    def __init__(self, capacity: int = 1) -> None:
+        self.capacity = capacity
+        self._items: dict = {}
+
+    def get(self, spec: ModelSpec, device: torch.device, on_phase: Callable[[str], None]) -> tuple:
+        """(reference, built_now)."""
+        key = (repr(spec), str(device))  # specs hold dicts: unhashable, but their repr is exact
+        if key in self._items:
+            return self._items[key], False
+        while len(self._items) >= self.capacity:
+            self._items.pop(next(iter(self._items)))
+        ref = build_reference(spec, device, on_phase)
+        self._items[key] = ref
+        return ref, True
+
+    def clear(self) -> None:
+        self._items.clear()

@@ -1,0 +1,128 @@
+"""Rendering results as JUnit XML, for GitHub, GitLab, Jenkins and test-reporter actions.
+
+Built with junit-xml, whose traps are closed here: every failure and error carries a message (junit-xml drops
+an empty one and the case silently passes), no `disabled` attribute, times with three decimals, no ANSI colour
+residue or XML-illegal characters. By default the report is valid against the strict Jenkins xunit schema;
+`file_line=True` adds testcase file/line (the model's line in its config) for consumers that annotate with
+them (mikepenz/action-junit-report), which that schema rejects.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import xml.dom.minidom
+import xml.etree.ElementTree as ET
+from collections import OrderedDict
+from pathlib import Path
+from typing import Iterable, Optional
+
+from junit_xml import TestCase, TestSuite
+
+from verify_compile import results as R
+from verify_compile.results import CaseResult
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+_MAX_BODY = 60000
+
+
+def clean(text: Optional[str]) -> str:
+    """Text that is safe in XML and free of terminal colour codes."""
+    return _ILLEGAL_XML.sub("", _ANSI.sub("", text or ""))
+
+
+def render_junit(results: Iterable[CaseResult], meta: Optional[dict] = None, file_line: bool = False,
+                 base_dir: Optional[str] = None) -> str:
+    results = sorted(results, key=lambda r: r.index)
+    meta = meta or {}
+    suites = OrderedDict()
+    for r in results:
+        suites.setdefault(r.config, []).append(r)
+    root = ET.Element("testsuites", {"name": "verify-compile"})
+    totals = dict.fromkeys(("tests", "failures", "errors"), 0)
+    total_time = 0.0
+    for config, members in suites.items():
+        shown = _relative(config, base_dir)
+        suite = TestSuite(shown, [_testcase(r, shown, file_line) for r in members],
+                          hostname=socket.gethostname(), timestamp=meta.get("started"),
+                          properties=_properties(meta))
+        element = suite.build_xml_doc()
+        _fix_suite(element, members)
+        root.append(element)
+        for key in totals:
+            totals[key] += int(element.get(key, 0))
+        total_time += sum(r.duration for r in members)
+    for key, value in totals.items():
+        root.set(key, str(value))
+    root.set("time", f"{total_time:.3f}")
+    text = ET.tostring(root, encoding="unicode")
+    return xml.dom.minidom.parseString(text).toprettyxml(indent="  ", encoding="UTF-8").decode("utf-8")
+
+
+def _testcase(r: CaseResult, config: str, file_line: bool) -> TestCase:
+    stem = Path(config).stem
+    case = TestCase(name=r.case_id, classname=f"{stem}.{r.model}", elapsed_sec=r.duration,
+                    stdout=clean(_system_out(r)) or None,
+                    file=config if file_line else None, line=str(r.line) if file_line else None)
+    message = clean(r.message) or r.outcome
+    body = clean(r.details)[-_MAX_BODY:] or message
+    if r.outcome == R.MISMATCH:
+        case.add_failure_info(message=message, output=body, failure_type="mismatch")
+    elif r.outcome == R.GATE:
+        case.add_failure_info(message=message, output=body, failure_type="gate")
+    elif r.outcome == R.XPASS:
+        case.add_failure_info(message=message, output=body, failure_type="xpass")
+    elif r.outcome == R.ERROR:
+        case.add_error_info(message=message, output=body, error_type=r.phase or "error")
+    elif r.outcome in (R.SKIP, R.FLAKY, R.XFAIL):
+        prefix = "" if r.outcome == R.SKIP else f"{r.outcome}: "
+        case.add_skipped_info(message=prefix + message, output=body if r.details else None)
+    return case
+
+
+def _system_out(r: CaseResult) -> str:
+    lines = [f"outcome: {r.outcome}" + (f" (phase {r.phase})" if r.phase else ""),
+             f"device: {r.device or '-'}, dtype: {r.dtype}, input sets: {r.input_sets}"]
+    if r.compile_time is not None:
+        lines.append(f"compile time: {r.compile_time:.3f} s")
+    if r.health:
+        h = r.health
+        lines.append(f"graphs: {h.graphs}, graph breaks: {h.graph_breaks}, recompiles: {h.recompiles}, "
+                     f"fallbacks: {h.fallbacks}")
+        lines += [f"  graph break: {reason}" for reason in h.break_reasons]
+        lines += [f"  recompile: {reason}" for reason in h.recompile_reasons]
+    if r.perf and r.perf.speedup is not None:
+        lines.append(f"latency: eager {r.perf.eager_ms:.3f} ms, compiled {r.perf.compiled_ms:.3f} ms, "
+                     f"speedup {r.perf.speedup:.2f}x")
+    if r.cache:
+        lines.append(f"compile cache: {r.cache.get('hits', 0)} hit(s), {r.cache.get('misses', 0)} miss(es)")
+    if r.baseline:
+        lines.append(f"baseline: {r.baseline.get('status')} (expected {r.baseline.get('expected')})")
+    if r.bisect:
+        lines.append(f"bisect: {r.bisect.get('summary')}")
+    lines += [f"note: {n}" for n in r.notes]
+    lines += [f"[[ATTACHMENT|{path}]]" for path in r.artifacts]
+    if r.captured:
+        lines += ["", "captured output:", r.captured]
+    return "\n".join(lines)
+
+
+def _fix_suite(element: ET.Element, members: list) -> None:
+    element.attrib.pop("disabled", None)
+    element.set("time", f"{sum(r.duration for r in members):.3f}")
+    for testcase, r in zip(element.iter("testcase"), members):
+        testcase.set("time", f"{r.duration:.3f}")  # junit-xml omits a zero time and writes floats with %f
+
+
+def _properties(meta: dict) -> dict:
+    keys = ("torch", "python", "cuda_version", "gpu", "device", "verify_compile", "shard")
+    return {f"verify-compile.{k}": clean(str(meta[k])) for k in keys if meta.get(k) is not None}
+
+
+def _relative(path: str, base_dir: Optional[str]) -> str:
+    try:
+        return os.path.relpath(path, base_dir or os.getcwd())
+    except ValueError:
+        return path

@@ -1,0 +1,186 @@
+"""Running one case: the model under one backend, over all its input sets, compared after each call."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import Callable, Optional
+
+import torch
+
+from verify_compile import results as R
+from verify_compile.calls import call_once
+from verify_compile.cases import Case
+from verify_compile.compare import compare_observations
+from verify_compile.health import cache_stats, compile_seconds, read_health, reset_counters
+from verify_compile.loading import LoadError, resolve_backend
+from verify_compile.perf import measure
+from verify_compile.reference import Reference, ReferenceCache
+from verify_compile.results import CaseResult
+from verify_compile.spec import BackendSpec
+
+_MAX_DETAILS = 20000
+
+
+def resolve_device(requested: str) -> tuple:
+    """(torch.device, None) or (None, reason to skip)."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu"), None
+    device = torch.device(requested)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            return None, f"device '{requested}' requested but no CUDA device is visible"
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            return None, f"device '{requested}' requested but only {torch.cuda.device_count()} CUDA device(s) visible"
+    return device, None
+
+
+def run_case(case: Case, refs: ReferenceCache, on_phase: Callable[[str], None] = lambda phase: None) -> CaseResult:
+    """Verify one case in this process. Never raises for anything the case itself does."""
+    start = time.perf_counter()
+    spec = case.model
+    result = CaseResult(case_id=case.id, index=case.index, model=spec.name, backend=case.backend.id,
+                        config=spec.config_file, line=spec.line, outcome=R.PASS, dtype=spec.dtype,
+                        xfail_reason=case.xfail)
+    device, skip_reason = resolve_device(spec.device)
+    if device is None:
+        result.outcome, result.message = R.SKIP, skip_reason
+        return result
+    result.device = str(device)
+    ref, _ = refs.get(spec, device, on_phase)
+    result.input_sets = len(ref.input_sets)
+    if ref.failure:
+        _error(result, ref.failure.phase, ref.failure.message, ref.failure.details)
+    elif ref.flaky:
+        result.outcome = R.FLAKY
+        result.mismatches = ref.flaky
+        result.message = ("eager disagrees with itself, so no verdict is possible: "
+                          + ref.flaky[0].summary)
+        result.details = _located(ref, ref.flaky, "eager run 1 vs eager run 2")
+    else:
+        _verify(case, ref, result, on_phase)
+    result.duration = time.perf_counter() - start
+    return _apply_expectations(case, result)
+
+
+def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[str], None]) -> None:
+    spec, backend_spec = case.model, case.backend
+    reset_counters()
+    phase = R.COMPILE
+    try:
+        on_phase(R.COMPILE)
+        backend = resolve_backend(backend_spec, spec.base_dir)
+        module = ref.fresh_module()
+        target = module if module is not None else ref.fn
+        compiled = torch.compile(target, **_compile_kwargs(backend_spec, backend))
+        for i, (args, kwargs) in enumerate(ref.input_sets):
+            phase = R.COMPILE if i == 0 else R.RUN
+            on_phase(phase if i == 0 else f"{R.RUN} (input set {i + 1})")
+            observed = call_once(compiled, module, args, kwargs, ref.seed_for(i), spec.train, ref.pristine)
+            phase = R.COMPARE
+            diffs = compare_observations(ref.eager[i], observed, spec.tolerance,
+                                         fp64=lambda i=i: ref.fp64(i), pristine=ref.pristine)
+            if diffs:
+                for d in diffs:
+                    d.input_set = i + 1
+                result.outcome, result.mismatches = R.MISMATCH, diffs
+                more = f" (+{len(diffs) - 1} more)" if len(diffs) > 1 else ""
+                result.message = f"input set {i + 1}: {diffs[0].summary}{more}"
+                result.details = _located(ref, diffs, ref.labels[i])
+                break
+    except Exception as e:
+        if phase != R.COMPARE and _is_compile_error(e):
+            phase = R.COMPILE
+        message = str(e) if isinstance(e, LoadError) else f"{type(e).__name__}: {_first_line(e)}"
+        _error(result, phase, message, traceback.format_exc())
+    result.health = read_health()
+    result.compile_time = compile_seconds()
+    result.cache = cache_stats()
+    if ref.fp64_note:
+        result.notes.append(ref.fp64_note)
+    if result.outcome == R.PASS and result.health.graphs == 0:
+        _error(result, R.COMPILE, "torch.compile captured no graph: every frame ran eagerly, so nothing was "
+               "verified", "dynamo compiled 0 graphs; see the graph break reasons in the report")
+    if result.outcome == R.PASS and spec.benchmark:
+        args, kwargs = ref.input_sets[0]
+        eager_target = ref.fresh_module() if ref.module is not None else ref.fn
+        try:
+            result.perf = measure(lambda: eager_target(*args, **kwargs), lambda: compiled(*args, **kwargs),
+                                  ref.device)
+        except Exception as e:  # timing is extra information: it never changes the verdict
+            result.notes.append(f"latency not measured ({type(e).__name__}: {_first_line(e)})")
+
+
+def _compile_kwargs(spec: BackendSpec, backend: object) -> dict:
+    kwargs = {"backend": backend, "fullgraph": spec.fullgraph, "dynamic": spec.dynamic}
+    if spec.mode:
+        kwargs["mode"] = spec.mode
+    if spec.options:
+        kwargs["options"] = dict(spec.options)
+    return kwargs
+
+
+def _is_compile_error(e: BaseException) -> bool:
+    import torch._dynamo.exc as exc
+
+    return isinstance(e, (exc.TorchDynamoException, LoadError))
+
+
+def _apply_expectations(case: Case, result: CaseResult) -> CaseResult:
+    """Gates on compile health and speed, then the config's expected failures."""
+    spec = case.model
+    if result.outcome == R.PASS:
+        gates = []
+        h, p = result.health, result.perf
+        if h and spec.max_graph_breaks is not None and h.graph_breaks > spec.max_graph_breaks:
+            gates.append(f"{h.graph_breaks} graph break(s) > max_graph_breaks {spec.max_graph_breaks}")
+        if h and spec.max_recompiles is not None and h.recompiles > spec.max_recompiles:
+            gates.append(f"{h.recompiles} recompile(s) > max_recompiles {spec.max_recompiles}")
+        if spec.min_speedup is not None and p and p.speedup is not None and p.speedup < spec.min_speedup:
+            gates.append(f"speedup {p.speedup:.2f}x < min_speedup {spec.min_speedup:g}x")
+        if gates:
+            result.outcome = R.GATE
+            result.message = "correct, but " + "; ".join(gates)
+            reasons = (h.break_reasons if h else []) + (h.recompile_reasons if h else [])
+            result.details = result.message + ("\n\n" + "\n".join(f"- {r}" for r in reasons) if reasons else "")
+    if case.xfail is None:
+        return result
+    if result.outcome in (R.MISMATCH, R.ERROR, R.GATE):
+        result.message = f"expected failure ({case.xfail}): {result.outcome}: {result.message}"
+        result.outcome = R.XFAIL
+    elif result.outcome == R.PASS:
+        result.outcome = R.XPASS
+        result.message = f"passed, but xfail says it should fail ({case.xfail}): remove the xfail entry"
+    return result
+
+
+def _error(result: CaseResult, phase: str, message: str, details: str) -> None:
+    result.outcome, result.phase, result.message = R.ERROR, phase, f"{phase}: {message}"
+    result.details = details[-_MAX_DETAILS:]
+
+
+def _located(ref: Reference, diffs: list, label: str) -> str:
+    lines = [f"{label}: {len(diffs)} difference(s)"]
+    lines += [f"  {d.summary}" for d in diffs]
+    return "\n".join(lines)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:500] if text else ""
+
+
+def error_result(case: Case, phase: str, message: str, details: str = "",
+                 duration: float = 0.0, captured: str = "") -> CaseResult:
+    """A result for a case that never reported back (crash, timeout, interruption)."""
+    result = CaseResult(case_id=case.id, index=case.index, model=case.model.name, backend=case.backend.id,
+                        config=case.model.config_file, line=case.model.line, outcome=R.PASS,
+                        dtype=case.model.dtype, xfail_reason=case.xfail, duration=duration, captured=captured)
+    _error(result, phase, message, details or message)
+    return _apply_expectations(case, result) if phase != R.INTERRUPTED else result
+
+
+def skipped_result(case: Case, reason: str) -> Optional[CaseResult]:
+    return CaseResult(case_id=case.id, index=case.index, model=case.model.name, backend=case.backend.id,
+                      config=case.model.config_file, line=case.model.line, outcome=R.SKIP, message=reason,
+                      dtype=case.model.dtype)

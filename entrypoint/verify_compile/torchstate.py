@@ -1,0 +1,63 @@
+"""Global torch settings that make verdicts reproducible, and restoring them so no case leaks into the next."""
+
+from __future__ import annotations
+
+import random
+import sys
+from dataclasses import dataclass
+
+import torch
+import torch._dynamo
+import torch._dynamo.config
+import torch._inductor.config
+from torch._dynamo.utils import counters
+
+
+def configure_for_verification() -> None:
+    """Settings the reference harnesses use: deterministic kernels, no TF32, eager-identical RNG in inductor,
+    and errors raised instead of silently falling back to eager."""
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch._inductor.config.fallback_random = True
+    torch._dynamo.config.suppress_errors = False
+    if hasattr(torch._dynamo.config, "fail_on_recompile_limit_hit"):
+        torch._dynamo.config.fail_on_recompile_limit_hit = True
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    random.seed(seed)
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(seed % 2**32)
+
+
+@dataclass
+class TorchState:
+    """A snapshot of process-wide torch state, restored after every case."""
+
+    inductor_config: bytes
+    dynamo_config: bytes
+    default_dtype: torch.dtype
+    grad_enabled: bool
+    num_threads: int
+    deterministic: bool
+
+    @classmethod
+    def capture(cls) -> TorchState:
+        return cls(torch._inductor.config.save_config(), torch._dynamo.config.save_config(),
+                   torch.get_default_dtype(), torch.is_grad_enabled(), torch.get_num_threads(),
+                   torch.are_deterministic_algorithms_enabled())
+
+    def restore(self) -> None:
+        torch._dynamo.reset()
+        counters.clear()
+        torch._inductor.config.load_config(self.inductor_config)
+        torch._dynamo.config.load_config(self.dynamo_config)
+        torch.set_default_dtype(self.default_dtype)
+        torch.set_grad_enabled(self.grad_enabled)
+        torch.set_num_threads(self.num_threads)
+        torch.use_deterministic_algorithms(self.deterministic, warn_only=True)
+        configure_for_verification()
