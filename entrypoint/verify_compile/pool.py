@@ -23,6 +23,7 @@ from verify_compile import results as R
 from verify_compile.cases import Case
 from verify_compile.results import CaseResult
 from verify_compile.runner import error_result
+from verify_compile.spec import RunSettings
 
 _POLL_S = 0.25
 _STDERR_TAIL = 3000
@@ -77,10 +78,12 @@ class WorkerPool:
     """Runs cases on `size` worker processes; `env_for(slot)` gives each its environment (e.g. its GPU)."""
 
     def __init__(self, size: int, env_for: Callable[[int], dict] = lambda slot: {},
-                 memory_limit: Optional[int] = None, log_dir: Optional[str] = None) -> None:
+                 memory_limit: Optional[int] = None, log_dir: Optional[str] = None,
+                 settings: RunSettings = RunSettings()) -> None:
         self.size = max(1, size)
         self.env_for = env_for
         self.memory_limit = memory_limit
+        self.settings = settings
         self._own_log_dir = log_dir is None
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="verify-compile-"))
         self.workers: list = []
@@ -173,7 +176,7 @@ class WorkerPool:
         worker.started = time.monotonic()
         worker.deadline = worker.started + case.model.timeout
         worker.last_model = _model_key(case)
-        worker.conn.send(("run", case))
+        worker.conn.send(("run", case, self.settings))
 
     def _pump(self, on_result: Callable, on_phase: Callable, timeout: float) -> None:
         """Handle whatever the workers said within `timeout`, then deaths, timeouts and memory limits."""

@@ -12,12 +12,13 @@ from verify_compile import results as R
 from verify_compile.calls import call_once
 from verify_compile.cases import Case
 from verify_compile.compare import compare_observations
+from verify_compile.diagnostics import diagnose
 from verify_compile.health import cache_stats, compile_seconds, read_health, reset_counters
 from verify_compile.loading import LoadError, resolve_backend
 from verify_compile.perf import measure
 from verify_compile.reference import Reference, ReferenceCache
 from verify_compile.results import CaseResult
-from verify_compile.spec import BackendSpec
+from verify_compile.spec import BackendSpec, RunSettings
 
 _MAX_DETAILS = 20000
 
@@ -35,7 +36,8 @@ def resolve_device(requested: str) -> tuple:
     return device, None
 
 
-def run_case(case: Case, refs: ReferenceCache, on_phase: Callable[[str], None] = lambda phase: None) -> CaseResult:
+def run_case(case: Case, refs: ReferenceCache, on_phase: Callable[[str], None] = lambda phase: None,
+             settings: RunSettings = RunSettings()) -> CaseResult:
     """Verify one case in this process. Never raises for anything the case itself does."""
     start = time.perf_counter()
     spec = case.model
@@ -58,12 +60,13 @@ def run_case(case: Case, refs: ReferenceCache, on_phase: Callable[[str], None] =
                           + ref.flaky[0].summary)
         result.details = _located(ref, ref.flaky, "eager run 1 vs eager run 2")
     else:
-        _verify(case, ref, result, on_phase)
+        _verify(case, ref, result, on_phase, settings)
     result.duration = time.perf_counter() - start
     return _apply_expectations(case, result)
 
 
-def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[str], None]) -> None:
+def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[str], None],
+            settings: RunSettings) -> None:
     spec, backend_spec = case.model, case.backend
     reset_counters()
     phase = R.COMPILE
@@ -87,6 +90,7 @@ def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[
                 more = f" (+{len(diffs) - 1} more)" if len(diffs) > 1 else ""
                 result.message = f"input set {i + 1}: {diffs[0].summary}{more}"
                 result.details = _located(ref, diffs, ref.labels[i])
+                diagnose(case, ref, i, observed, result, settings, on_phase)
                 break
     except Exception as e:
         if phase != R.COMPARE and _is_compile_error(e):

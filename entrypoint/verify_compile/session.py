@@ -20,6 +20,7 @@ from verify_compile.journal import Journal, finished
 from verify_compile.pool import WorkerPool
 from verify_compile.results import CaseResult
 from verify_compile.runner import error_result
+from verify_compile.spec import RunSettings
 
 
 class Interrupted(Exception):
@@ -35,6 +36,7 @@ class RunOptions:
     memory_limit: Optional[int] = None  # bytes of resident memory per worker
     journal: Optional[str] = None
     resume: Optional[str] = None
+    settings: RunSettings = field(default_factory=RunSettings)
     extra_meta: dict = field(default_factory=dict)
 
 
@@ -95,7 +97,8 @@ def check_backends(cases: list, known: list) -> None:
         raise ConfigErrors(errors)
 
 
-def execute(cases: list, options: RunOptions, listener: Listener = Listener()) -> RunReport:
+def execute(cases: list, options: RunOptions, listener: Optional[Listener] = None) -> RunReport:
+    listener = listener or Listener()
     done = finished(options.resume)
     results: dict = {}
     for case in cases:
@@ -125,7 +128,7 @@ def execute(cases: list, options: RunOptions, listener: Listener = Listener()) -
     interrupted = None
     pool = WorkerPool(min(workers, max(1, len(todo))),
                       env_for=lambda slot: worker_env(options.cache_dir, gpus[slot % len(gpus)] if pin else None),
-                      memory_limit=options.memory_limit)
+                      memory_limit=options.memory_limit, settings=options.settings)
     try:
         for s in previous:
             signal.signal(s, interrupt)

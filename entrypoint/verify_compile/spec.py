@@ -73,6 +73,14 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
+class RunSettings:
+    """Run-wide choices that travel to the workers with every case."""
+
+    repro_dir: Optional[str] = None  # write a repro bundle for each mismatch under this folder
+    bisect: bool = False  # bisect every inductor mismatch (a model can also ask with `bisect: true`)
+
+
+@dataclass(frozen=True)
 class Config:
     path: str
     models: tuple

@@ -3,7 +3,7 @@
 Started by the pool as `python -m verify_compile.worker FD LOG`, with stdout and stderr going to LOG so that a
 crash leaves its last words behind. Messages travel as pickles over the inherited connection FD:
   worker -> parent: ("hello", info), ("phase", index, phase), ("result", CaseResult)
-  parent -> worker: ("run", Case), ("stop",)
+  parent -> worker: ("run", Case, RunSettings), ("stop",)
 """
 
 from __future__ import annotations
@@ -59,14 +59,14 @@ def serve(conn: Connection, log_path: str) -> None:
             return
         if message[0] != "run":
             return
-        case = message[1]
+        case, settings = message[1], message[2]
         sys.stdout.flush()
         offset = os.path.getsize(log_path)
 
         def on_phase(phase: str, index: int = case.index) -> None:
             conn.send(("phase", index, phase))
 
-        result = run_case(case, refs, on_phase)
+        result = run_case(case, refs, on_phase, settings)
         sys.stdout.flush()
         sys.stderr.flush()
         result.captured = _read_from(log_path, offset)

@@ -8,8 +8,8 @@ from collections import OrderedDict
 from typing import Iterable, Optional
 
 from verify_compile import results as R
-from verify_compile.results import CaseResult
 from verify_compile.reports.terminal import totals_line
+from verify_compile.results import CaseResult
 
 MARKS = {R.PASS: "✅", R.MISMATCH: "❌", R.ERROR: "💥", R.SKIP: "⏭️", R.FLAKY: "🎲", R.XFAIL: "☑️",
          R.XPASS: "❗", R.GATE: "🚧"}
