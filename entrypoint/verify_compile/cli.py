@@ -22,7 +22,7 @@ from verify_compile.pool import WorkerStartError
 from verify_compile.reports.terminal import Progress, summary_table
 from verify_compile.results import load_json_results
 from verify_compile.session import Listener, RunOptions, execute
-from verify_compile.spec import OUTCOMES_FOR_FAIL_ON
+from verify_compile.spec import OUTCOMES_FOR_FAIL_ON, RunSettings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cache-dir", metavar="DIR", help="persistent compile cache (also config key cache_dir)")
     run.add_argument("--journal", metavar="PATH", help="where to journal results as they finish")
     run.add_argument("--resume", metavar="JOURNAL", help="skip cases this journal has already finished")
+    run.add_argument("--repro-dir", metavar="DIR", help="write a standalone repro bundle for each mismatch here")
+    run.add_argument("--bisect", action="store_true",
+                     help="on an inductor mismatch, find the first bad compiler stage/pass (CompilerBisector)")
     _add_report_args(run)
     merge = sub.add_parser("merge", help="combine the --json results of several shards into one report")
     merge.add_argument("inputs", nargs="+", metavar="RESULTS.json")
@@ -64,6 +67,11 @@ def _add_report_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["action"]:  # the GitHub Action's entrypoint: inputs come from INPUT_* variables
+        from verify_compile.action import main as action_main
+
+        return action_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         fail_on = parse_fail_on(args.fail_on)
@@ -125,7 +133,10 @@ def run_command(args: argparse.Namespace, fail_on: tuple) -> int:
     if args.workers is not None and args.workers < 1:
         raise ConfigError("--workers must be at least 1")
     cache_dir = args.cache_dir or next((c.cache_dir for c in configs if c.cache_dir), None)
+    settings = RunSettings(repro_dir=str(Path(args.repro_dir).resolve()) if args.repro_dir else None,
+                           bisect=args.bisect)
     options = RunOptions(workers=args.workers, cache_dir=cache_dir, journal=args.journal, resume=args.resume,
+                         settings=settings,
                          memory_limit=parse_size(args.memory_limit) if args.memory_limit else None,
                          extra_meta=meta)
     progress = Progress(total=len(cases), workers=args.workers or 1)

@@ -24,7 +24,7 @@ from verify_compile.yamlload import LocDict, LocList, load_yaml
 TOP_KEYS = ("version", "defaults", "models", "cache_dir")
 ENTRY_ONLY_KEYS = ("name", "model", "function", "init", "inputs")
 DEFAULTABLE_KEYS = ("device", "dtype", "backends", "timeout", "train", "tolerance", "seed", "xfail", "redraw",
-                    "benchmark", "bisect", "max_graph_breaks", "max_recompiles", "min_speedup")
+                    "benchmark", "bisect", "max_graph_breaks", "max_recompiles", "min_speedup", "dynamo_config")
 BACKEND_KEYS = ("backend", "id", "mode", "options", "dynamic", "fullgraph")
 TENSOR_KEYS = ("shape", "dtype", "dist", "low", "high", "value", "requires_grad")
 FILE_KEYS = ("file", "key")
@@ -343,6 +343,15 @@ def _tolerance(value: Any, line: int, check: _Checker) -> Tolerance:
     return Tolerance(atol=value.get("atol"), rtol=value.get("rtol"))
 
 
+def _mapping(what: str, example: str) -> Callable:
+    def validate(value: Any, line: int, check: _Checker) -> dict:
+        if not isinstance(value, dict):
+            check.error(f"'{what}' must be a mapping of {example}", line)
+            return {}
+        return dict(value)
+    return validate
+
+
 def _xfail(value: Any, line: int, check: _Checker) -> dict:
     if not isinstance(value, LocDict):
         check.error("'xfail' must map backend ids to reasons, like {inductor: 'issue #123'}", line)
@@ -367,6 +376,7 @@ _VALIDATORS: dict = {
     "max_graph_breaks": _number(0, integer=True, nullable=True),
     "max_recompiles": _number(0, integer=True, nullable=True),
     "min_speedup": _number(0.0, nullable=True),
+    "dynamo_config": _mapping("dynamo_config", "torch._dynamo.config options, like {allow_rnn: true}"),
 }
 
 

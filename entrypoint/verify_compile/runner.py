@@ -13,6 +13,7 @@ from verify_compile.calls import call_once
 from verify_compile.cases import Case
 from verify_compile.compare import compare_observations
 from verify_compile.diagnostics import diagnose
+from verify_compile.errors import did_you_mean
 from verify_compile.health import cache_stats, compile_seconds, read_health, reset_counters
 from verify_compile.loading import LoadError, resolve_backend
 from verify_compile.perf import measure
@@ -72,6 +73,7 @@ def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[
     phase = R.COMPILE
     try:
         on_phase(R.COMPILE)
+        _apply_dynamo_config(spec.dynamo_config)  # the worker restores torch's config after every case
         backend = resolve_backend(backend_spec, spec.base_dir)
         module = ref.fresh_module()
         target = module if module is not None else ref.fn
@@ -103,8 +105,10 @@ def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[
     if ref.fp64_note:
         result.notes.append(ref.fp64_note)
     if result.outcome == R.PASS and result.health.graphs == 0:
-        _error(result, R.COMPILE, "torch.compile captured no graph: every frame ran eagerly, so nothing was "
-               "verified", "dynamo compiled 0 graphs; see the graph break reasons in the report")
+        why = "; ".join(result.health.break_reasons) or "no reason recorded"
+        _error(result, R.COMPILE, f"torch.compile captured no graph, so nothing was verified ({why})",
+               "dynamo compiled 0 graphs: every frame ran eagerly.\nReasons:\n"
+               + "\n".join(f"- {r}" for r in result.health.break_reasons))
     if result.outcome == R.PASS and spec.benchmark:
         args, kwargs = ref.input_sets[0]
         eager_target = ref.fresh_module() if ref.module is not None else ref.fn
@@ -113,6 +117,18 @@ def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[
                                   ref.device)
         except Exception as e:  # timing is extra information: it never changes the verdict
             result.notes.append(f"latency not measured ({type(e).__name__}: {_first_line(e)})")
+
+
+def _apply_dynamo_config(options: dict) -> None:
+    import torch._dynamo.config as dynamo_config
+
+    for key, value in options.items():
+        if not hasattr(dynamo_config, key):
+            names = [n for n in dir(dynamo_config) if not n.startswith("_")]
+            hint = did_you_mean(key, names)
+            raise LoadError(f"dynamo_config: torch._dynamo.config has no option '{key}'"
+                            + (f"; {hint}" if hint else ""))
+        setattr(dynamo_config, key, value)
 
 
 def _compile_kwargs(spec: BackendSpec, backend: object) -> dict:

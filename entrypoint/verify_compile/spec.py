@@ -67,6 +67,7 @@ class ModelSpec:
     max_graph_breaks: Optional[int] = None
     max_recompiles: Optional[int] = None
     min_speedup: Optional[float] = None
+    dynamo_config: dict = field(default_factory=dict)  # torch._dynamo.config options for this model's compiles
 
     def xfail_reason(self, backend_id: str) -> Optional[str]:
         return self.xfail.get(backend_id, self.xfail.get("*"))
