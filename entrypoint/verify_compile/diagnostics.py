@@ -12,5 +12,8 @@ from verify_compile.spec import RunSettings
 
 
 def diagnose(case: Case, ref: Reference, set_index: int, observed: Observation, result: CaseResult,
-             settings: RunSettings, on_phase: Callable[[str], None]) -> None:
-    """Attach diagnostics to a mismatch result. Never raises: a diagnosis that fails leaves a note."""
+             settings: RunSettings, on_phase: Callable[[str], None], started: float) -> None:
+    """Attach diagnostics to a mismatch result. Never raises: a diagnosis that fails leaves a note.
+
+    `set_index` is the 0-based input set that mismatched; `started` is the case's time.perf_counter() start,
+    so work here can stay inside the case's timeout."""

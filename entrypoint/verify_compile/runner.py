@@ -61,13 +61,13 @@ def run_case(case: Case, refs: ReferenceCache, on_phase: Callable[[str], None] =
                           + ref.flaky[0].summary)
         result.details = _located(ref, ref.flaky, "eager run 1 vs eager run 2")
     else:
-        _verify(case, ref, result, on_phase, settings)
+        _verify(case, ref, result, on_phase, settings, start)
     result.duration = time.perf_counter() - start
     return _apply_expectations(case, result)
 
 
 def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[str], None],
-            settings: RunSettings) -> None:
+            settings: RunSettings, started: float) -> None:
     spec, backend_spec = case.model, case.backend
     reset_counters()
     phase = R.COMPILE
@@ -92,7 +92,7 @@ def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[
                 more = f" (+{len(diffs) - 1} more)" if len(diffs) > 1 else ""
                 result.message = f"input set {i + 1}: {diffs[0].summary}{more}"
                 result.details = _located(ref, diffs, ref.labels[i])
-                diagnose(case, ref, i, observed, result, settings, on_phase)
+                diagnose(case, ref, i, observed, result, settings, on_phase, started)
                 break
     except Exception as e:
         if phase != R.COMPARE and _is_compile_error(e):
