@@ -22,8 +22,8 @@ from typing import Callable, Optional
 from verify_compile import results as R
 from verify_compile.cases import Case
 from verify_compile.results import CaseResult
-from verify_compile.runner import error_result
 from verify_compile.spec import RunSettings
+from verify_compile.verdicts import error_result
 
 _POLL_S = 0.25
 _STDERR_TAIL = 3000

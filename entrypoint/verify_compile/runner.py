@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from typing import Callable, Optional
+from typing import Callable
 
 import torch
 
@@ -20,8 +20,7 @@ from verify_compile.perf import measure
 from verify_compile.reference import Reference, ReferenceCache
 from verify_compile.results import CaseResult
 from verify_compile.spec import BackendSpec, RunSettings
-
-_MAX_DETAILS = 20000
+from verify_compile.verdicts import apply_expectations, set_error
 
 
 def resolve_device(requested: str) -> tuple:
@@ -53,7 +52,7 @@ def run_case(case: Case, refs: ReferenceCache, on_phase: Callable[[str], None] =
     ref, _ = refs.get(spec, device, on_phase)
     result.input_sets = len(ref.input_sets)
     if ref.failure:
-        _error(result, ref.failure.phase, ref.failure.message, ref.failure.details)
+        set_error(result, ref.failure.phase, ref.failure.message, ref.failure.details)
     elif ref.flaky:
         result.outcome = R.FLAKY
         result.mismatches = ref.flaky
@@ -63,7 +62,7 @@ def run_case(case: Case, refs: ReferenceCache, on_phase: Callable[[str], None] =
     else:
         _verify(case, ref, result, on_phase, settings, start)
     result.duration = time.perf_counter() - start
-    return _apply_expectations(case, result)
+    return apply_expectations(case, result)
 
 
 def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[str], None],
@@ -98,7 +97,7 @@ def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[
         if phase != R.COMPARE and _is_compile_error(e):
             phase = R.COMPILE
         message = str(e) if isinstance(e, LoadError) else f"{type(e).__name__}: {_first_line(e)}"
-        _error(result, phase, message, traceback.format_exc())
+        set_error(result, phase, message, traceback.format_exc())
     result.health = read_health()
     result.compile_time = compile_seconds()
     result.cache = cache_stats()
@@ -106,7 +105,7 @@ def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[
         result.notes.append(ref.fp64_note)
     if result.outcome == R.PASS and result.health.graphs == 0:
         why = "; ".join(result.health.break_reasons) or "no reason recorded"
-        _error(result, R.COMPILE, f"torch.compile captured no graph, so nothing was verified ({why})",
+        set_error(result, R.COMPILE, f"torch.compile captured no graph, so nothing was verified ({why})",
                "dynamo compiled 0 graphs: every frame ran eagerly.\nReasons:\n"
                + "\n".join(f"- {r}" for r in result.health.break_reasons))
     if result.outcome == R.PASS and spec.benchmark:
@@ -146,39 +145,6 @@ def _is_compile_error(e: BaseException) -> bool:
     return isinstance(e, (exc.TorchDynamoException, LoadError))
 
 
-def _apply_expectations(case: Case, result: CaseResult) -> CaseResult:
-    """Gates on compile health and speed, then the config's expected failures."""
-    spec = case.model
-    if result.outcome == R.PASS:
-        gates = []
-        h, p = result.health, result.perf
-        if h and spec.max_graph_breaks is not None and h.graph_breaks > spec.max_graph_breaks:
-            gates.append(f"{h.graph_breaks} graph break(s) > max_graph_breaks {spec.max_graph_breaks}")
-        if h and spec.max_recompiles is not None and h.recompiles > spec.max_recompiles:
-            gates.append(f"{h.recompiles} recompile(s) > max_recompiles {spec.max_recompiles}")
-        if spec.min_speedup is not None and p and p.speedup is not None and p.speedup < spec.min_speedup:
-            gates.append(f"speedup {p.speedup:.2f}x < min_speedup {spec.min_speedup:g}x")
-        if gates:
-            result.outcome = R.GATE
-            result.message = "correct, but " + "; ".join(gates)
-            reasons = (h.break_reasons if h else []) + (h.recompile_reasons if h else [])
-            result.details = result.message + ("\n\n" + "\n".join(f"- {r}" for r in reasons) if reasons else "")
-    if case.xfail is None:
-        return result
-    if result.outcome in (R.MISMATCH, R.ERROR, R.GATE):
-        result.message = f"expected failure ({case.xfail}): {result.outcome}: {result.message}"
-        result.outcome = R.XFAIL
-    elif result.outcome == R.PASS:
-        result.outcome = R.XPASS
-        result.message = f"passed, but xfail says it should fail ({case.xfail}): remove the xfail entry"
-    return result
-
-
-def _error(result: CaseResult, phase: str, message: str, details: str) -> None:
-    result.outcome, result.phase, result.message = R.ERROR, phase, f"{phase}: {message}"
-    result.details = details[-_MAX_DETAILS:]
-
-
 def _located(ref: Reference, diffs: list, label: str) -> str:
     lines = [f"{label}: {len(diffs)} difference(s)"]
     lines += [f"  {d.summary}" for d in diffs]
@@ -188,19 +154,3 @@ def _located(ref: Reference, diffs: list, label: str) -> str:
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0][:500] if text else ""
-
-
-def error_result(case: Case, phase: str, message: str, details: str = "",
-                 duration: float = 0.0, captured: str = "") -> CaseResult:
-    """A result for a case that never reported back (crash, timeout, interruption)."""
-    result = CaseResult(case_id=case.id, index=case.index, model=case.model.name, backend=case.backend.id,
-                        config=case.model.config_file, line=case.model.line, outcome=R.PASS,
-                        dtype=case.model.dtype, xfail_reason=case.xfail, duration=duration, captured=captured)
-    _error(result, phase, message, details or message)
-    return _apply_expectations(case, result) if phase != R.INTERRUPTED else result
-
-
-def skipped_result(case: Case, reason: str) -> Optional[CaseResult]:
-    return CaseResult(case_id=case.id, index=case.index, model=case.model.name, backend=case.backend.id,
-                      config=case.model.config_file, line=case.model.line, outcome=R.SKIP, message=reason,
-                      dtype=case.model.dtype)

@@ -19,8 +19,8 @@ from verify_compile.errors import ConfigError, ConfigErrors, did_you_mean
 from verify_compile.journal import Journal, finished
 from verify_compile.pool import WorkerPool
 from verify_compile.results import CaseResult
-from verify_compile.runner import error_result
 from verify_compile.spec import RunSettings
+from verify_compile.verdicts import error_result
 
 
 class Interrupted(Exception):
