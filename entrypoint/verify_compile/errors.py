@@ -41,3 +41,12 @@ def did_you_mean(word: str, choices: Iterable[str]) -> Optional[str]:
     """The closest known word, phrased as a hint, or None."""
     close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
+
+
+def exception_summary(e: BaseException, limit: int = 500) -> str:
+    """`Type: first line`, skipping a first line that only introduces the next (as dynamo's wrappers do)."""
+    lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    if text.endswith(":") and len(lines) > 1:
+        text = f"{text} {lines[1]}"
+    return f"{type(e).__name__}: {text[:limit]}" if text else type(e).__name__

@@ -17,6 +17,7 @@ import torch
 
 from verify_compile.calls import call_once, state_of
 from verify_compile.compare import Observation, compare_observations
+from verify_compile.errors import exception_summary
 from verify_compile.inputs import cast_floating, has_random_tensor, map_tensors, materialize, torch_dtype
 from verify_compile.loading import LoadError, build_callable, example_inputs
 from verify_compile.results import EAGER, LOAD
@@ -78,7 +79,7 @@ class Reference:
                 pristine64 = {k: (v.double() if v.is_floating_point() else v) for k, v in self.pristine.items()}
                 self._fp64 = self.run_all(module, fn, sets, pristine64)
             except Exception as e:  # e.g. an op without a float64 kernel on this device
-                self.fp64_note = f"no float64 reference ({type(e).__name__}: {_first_line(e)})"
+                self.fp64_note = f"no float64 reference ({exception_summary(e)})"
         return self._fp64[set_index] if self._fp64 is not None else None
 
 
@@ -138,12 +139,7 @@ def _to(value: object, device: torch.device) -> object:
 def _failure(phase: str, e: BaseException) -> Failure:
     if isinstance(e, LoadError):
         return Failure(phase, str(e), str(e))
-    return Failure(phase, f"{type(e).__name__}: {_first_line(e)}", traceback.format_exc())
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else ""
+    return Failure(phase, exception_summary(e), traceback.format_exc())
 
 
 class ReferenceCache:

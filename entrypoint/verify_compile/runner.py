@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 
@@ -13,7 +13,7 @@ from verify_compile.calls import call_once
 from verify_compile.cases import Case
 from verify_compile.compare import compare_observations
 from verify_compile.diagnostics import diagnose
-from verify_compile.errors import did_you_mean
+from verify_compile.errors import did_you_mean, exception_summary
 from verify_compile.health import cache_stats, compile_seconds, read_health, reset_counters
 from verify_compile.loading import LoadError, resolve_backend
 from verify_compile.perf import measure
@@ -70,6 +70,7 @@ def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[
     spec, backend_spec = case.model, case.backend
     reset_counters()
     phase = R.COMPILE
+    tracker = CompileTracker(on_phase)
     try:
         on_phase(R.COMPILE)
         _apply_dynamo_config(spec.dynamo_config)  # the worker restores torch's config after every case
@@ -78,9 +79,10 @@ def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[
         target = module if module is not None else ref.fn
         compiled = torch.compile(target, **_compile_kwargs(backend_spec, backend))
         for i, (args, kwargs) in enumerate(ref.input_sets):
-            phase = R.COMPILE if i == 0 else R.RUN
-            on_phase(phase if i == 0 else f"{R.RUN} (input set {i + 1})")
-            observed = call_once(compiled, module, args, kwargs, ref.seed_for(i), spec.train, ref.pristine)
+            phase = tracker.run_phase = f"{R.RUN} (input set {i + 1})"
+            on_phase(phase)
+            with tracker:
+                observed = call_once(compiled, module, args, kwargs, ref.seed_for(i), spec.train, ref.pristine)
             phase = R.COMPARE
             diffs = compare_observations(ref.eager[i], observed, spec.tolerance,
                                          fp64=lambda i=i: ref.fp64(i), pristine=ref.pristine)
@@ -94,9 +96,9 @@ def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[
                 diagnose(case, ref, i, observed, result, settings, on_phase, started)
                 break
     except Exception as e:
-        if phase != R.COMPARE and _is_compile_error(e):
-            phase = R.COMPILE
-        message = str(e) if isinstance(e, LoadError) else f"{type(e).__name__}: {_first_line(e)}"
+        if phase != R.COMPARE:
+            phase = R.COMPILE if tracker.compiling or _is_compile_error(e) else R.RUN
+        message = str(e) if isinstance(e, LoadError) else exception_summary(e)
         set_error(result, phase, message, traceback.format_exc())
     result.health = read_health()
     result.compile_time = compile_seconds()
@@ -115,7 +117,46 @@ def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[
             result.perf = measure(lambda: eager_target(*args, **kwargs), lambda: compiled(*args, **kwargs),
                                   ref.device)
         except Exception as e:  # timing is extra information: it never changes the verdict
-            result.notes.append(f"latency not measured ({type(e).__name__}: {_first_line(e)})")
+            result.notes.append(f"latency not measured ({exception_summary(e)})")
+
+
+class CompileTracker:
+    """Knows whether dynamo is compiling right now, so an exception or a hang is put in the right phase:
+    the first call of a compiled object both compiles and runs it."""
+
+    def __init__(self, on_phase: Callable[[str], None]) -> None:
+        self.on_phase = on_phase
+        self.compiling = False
+        self.run_phase = R.RUN
+
+    def _start(self, *args: object) -> None:
+        self.compiling = True
+        self.on_phase(R.COMPILE)
+
+    def _end(self, *args: object) -> None:
+        self.compiling = False
+        self.on_phase(self.run_phase)
+
+    def __enter__(self) -> CompileTracker:
+        handler = _callback_handler()
+        if handler is not None:
+            handler.register_start_callback(self._start)
+            handler.register_end_callback(self._end)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        handler = _callback_handler()
+        if handler is not None:
+            handler.remove_start_callback(self._start)
+            handler.remove_end_callback(self._end)
+
+
+def _callback_handler() -> Optional[object]:
+    try:  # compile callbacks exist from torch 2.5 on; before that, phases are coarser
+        from torch._dynamo.callback import callback_handler
+    except ImportError:
+        return None
+    return callback_handler
 
 
 def _apply_dynamo_config(options: dict) -> None:
@@ -150,7 +191,3 @@ def _located(ref: Reference, diffs: list, label: str) -> str:
     lines += [f"  {d.summary}" for d in diffs]
     return "\n".join(lines)
 
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0][:500] if text else ""

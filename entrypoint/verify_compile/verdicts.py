@@ -51,9 +51,3 @@ def error_result(case: Case, phase: str, message: str, details: str = "",
                         dtype=case.model.dtype, xfail_reason=case.xfail, duration=duration, captured=captured)
     set_error(result, phase, message, details or message)
     return apply_expectations(case, result) if phase != R.INTERRUPTED else result
-
-
-def skipped_result(case: Case, reason: str) -> CaseResult:
-    return CaseResult(case_id=case.id, index=case.index, model=case.model.name, backend=case.backend.id,
-                      config=case.model.config_file, line=case.model.line, outcome=R.SKIP, message=reason,
-                      dtype=case.model.dtype)
