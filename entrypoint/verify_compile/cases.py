@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
+import re
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
@@ -67,11 +67,13 @@ def expand(configs: Sequence[Config], backends_override: Optional[Sequence[Backe
 
 
 def select(cases: Iterable[Case], patterns: Sequence[str]) -> list[Case]:
-    """Cases whose id (`model[backend]`) or model name matches any of the glob patterns."""
+    """Cases whose id (`model[backend]`) or model name matches any of the patterns.
+
+    `*` and `?` are wildcards; brackets are literal, because every case id has them."""
     if not patterns:
         return list(cases)
-    return [c for c in cases
-            if any(fnmatch.fnmatchcase(c.id, p) or fnmatch.fnmatchcase(c.model.name, p) for p in patterns)]
+    regexes = [re.compile(re.escape(p).replace(r"\*", ".*").replace(r"\?", ".")) for p in patterns]
+    return [c for c in cases if any(r.fullmatch(c.id) or r.fullmatch(c.model.name) for r in regexes)]
 
 
 def shard(cases: Sequence[Case], index: int, total: int) -> list[Case]:

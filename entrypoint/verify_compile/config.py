@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 import re
@@ -35,9 +36,11 @@ NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 class _Checker:
     """Collects every error of one config file, each at its line."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, base_dir: Optional[Path] = None,
+                 relative_hint: str = "paths are relative to the config file") -> None:
         self.path = path
-        self.base_dir = path.resolve().parent
+        self.base_dir = base_dir or path.resolve().parent
+        self.relative_hint = relative_hint
         self.errors: list[ConfigError] = []
 
     def error(self, message: str, line: Optional[int], hint: Optional[str] = None) -> None:
@@ -70,7 +73,7 @@ class _Checker:
         if path_part.endswith(".py") or "/" in path_part:
             if not (self.base_dir / path_part).is_file():
                 self.error(f"{what} file '{path_part}' not found (looked in {self.base_dir})", line,
-                           "paths are relative to the config file")
+                           self.relative_hint)
             return
         top = path_part.split(".")[0]
         local = (self.base_dir / f"{top}.py").is_file() or (self.base_dir / top).is_dir()
@@ -387,15 +390,13 @@ def _show(value: Any) -> str:
 
 def backends_from_cli(text: str) -> list:
     """Backends given on the command line (comma separated); custom paths are relative to the working directory."""
-    check = _Checker(Path("--backends"))
+    check = _Checker(Path("--backends"), Path.cwd(), "paths are relative to the working directory")
     specs = []
     for name in (n.strip() for n in text.split(",")):
-        if not name:
-            continue
-        if ":" in name and (name.rpartition(":")[0].endswith(".py") or "/" in name.rpartition(":")[0]):
-            path, _, attr = name.rpartition(":")
-            name = f"{Path(path).resolve()}:{attr}"
-        spec = _backend(name, 0, check)
+        spec = _backend(name, 0, check) if name else None
+        if spec and spec.is_custom and (spec.backend.partition(":")[0].endswith(".py") or "/" in spec.backend):
+            path, _, attr = spec.backend.rpartition(":")
+            spec = dataclasses.replace(spec, backend=f"{Path(path).resolve()}:{attr}")  # models live elsewhere
         if spec:
             specs.append(spec)
     if check.errors:

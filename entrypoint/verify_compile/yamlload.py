@@ -76,7 +76,13 @@ def loads_yaml(text: str, filename: str) -> Any:
         loader.dispose()
 
 
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+
+
 def _convert(node: yaml.Node, loader: _Loader, filename: str) -> Any:
+    if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN_TAGS:
+        raise ConfigError(f"unsupported YAML tag '{node.tag}': configs hold plain data only", filename,
+                          node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)  # resolves `<<` merge keys
         out = LocDict()

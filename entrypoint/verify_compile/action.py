@@ -1,0 +1,226 @@
+"""`verify-compile action`: the GitHub Action's entrypoint, run in the job's Python or inside the image.
+
+It turns the `INPUT_*` variables into an ordinary `verify-compile run` (or `merge`) command line and runs it
+through the CLI itself, then tells the runner about the results: outputs in `$GITHUB_OUTPUT`, the Markdown
+summary in `$GITHUB_STEP_SUMMARY`, and `::error` annotations on the failing models' lines in their configs.
+Everything the run prints (progress, exception text, a model's own output) is fenced with `::stop-commands::`,
+so no text the tool does not control can run as a workflow command. The exit code is the CLI's.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shlex
+import shutil
+import site
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Mapping, Optional
+
+from verify_compile import cli
+from verify_compile import results as R
+from verify_compile.errors import USAGE_EXIT, ConfigError
+from verify_compile.github import (
+    MAX_ANNOTATIONS,
+    append_file,
+    command,
+    fence,
+    format_outputs,
+    parse_bool,
+    read_input,
+    stop_token,
+)
+from verify_compile.reports.markdown import render_markdown
+from verify_compile.results import CaseResult, load_json_results
+
+DEFAULT_JUNIT = "verify-compile-junit.xml"
+
+
+def main(argv: list[str]) -> int:
+    env = os.environ
+    try:
+        args, junit = build_args(env, argv)
+    except (ValueError, ConfigError) as e:
+        _emit(command("error", str(e), title="verify-compile: bad action input"))
+        return USAGE_EXIT
+    with tempfile.TemporaryDirectory(prefix="verify-compile-action-") as tmp:
+        # The CLI always writes its JSON to a fresh temp file: a stale file at the user's path cannot be
+        # mistaken for this run's results when the run stops before writing any.
+        json_tmp = os.path.join(tmp, "results.json")
+        with fenced_log():
+            code = _install(read_input(env, "extra_requirements"))
+            if code == 0:
+                code = _run_cli([*args, "--json", json_tmp])
+        loaded = _load(json_tmp)
+        user_json = read_input(env, "json_path")
+        if loaded and user_json:
+            Path(user_json).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(json_tmp, user_json)
+    fail_on = _fail_on(read_input(env, "fail_on"))
+    workspace = env.get("GITHUB_WORKSPACE") or os.getcwd()
+    if loaded is None:
+        _emit(command("error", f"verify-compile stopped before any case ran (exit code {code}); see the log above",
+                      title="verify-compile"))
+        append_file(env.get("GITHUB_STEP_SUMMARY"),
+                    f"## verify-compile: nothing was run\n\nExit code {code}; the step's log says why.\n")
+        results: list = []
+    else:
+        meta, results = loaded
+        print_failures(results, fail_on, workspace)
+        append_file(env.get("GITHUB_STEP_SUMMARY"), render_markdown(results, meta) + "\n")
+    junit_written = junit if Path(junit).exists() else ""
+    append_file(env.get("GITHUB_OUTPUT"), format_outputs(outputs(results, fail_on, junit_written)))
+    return code
+
+
+def build_args(env: Mapping[str, str], extra: list[str]) -> tuple:
+    """The `verify-compile` argument list the inputs mean (without --json), and the JUnit path."""
+    junit = read_input(env, "junit_path", DEFAULT_JUNIT)
+    merge = read_input(env, "merge")
+    if merge:
+        files = sorted({f for pattern in shlex.split(merge) for f in (glob.glob(pattern) or [pattern])})
+        args = ["merge", *files]
+    else:
+        configs = shlex.split(read_input(env, "config"))
+        if not configs:
+            raise ValueError("input 'config' is required: the YAML config(s) to verify")
+        args = ["run", *configs]
+        for name in ("backends", "device", "shard", "cache_dir"):
+            value = read_input(env, name)
+            if value:
+                args += [f"--{name.replace('_', '-')}", value]
+    args += ["--junit", junit]
+    if not parse_bool(read_input(env, "junit_strict", "false"), "junit_strict"):
+        args.append("--junit-file-line")  # strict consumers (Jenkins xunit) reject testcase file/line
+    fail_on = read_input(env, "fail_on")
+    if fail_on:
+        args += ["--fail-on", fail_on]
+    return args + shlex.split(read_input(env, "args")) + list(extra), junit
+
+
+@contextmanager
+def fenced_log() -> Iterator[None]:
+    """Stop workflow commands for everything printed inside, by this process or its children.
+
+    stderr is pointed at stdout at the descriptor level for the duration: the runner reads the two pipes
+    separately, so only one stream keeps the fence lines in order around the text they fence."""
+    token = stop_token()
+    sys.stderr.flush()
+    _emit(f"::stop-commands::{token}")
+    saved = os.dup(2)
+    os.dup2(1, 2)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        _emit(f"::{token}::")
+
+
+def _run_cli(args: list[str]) -> int:
+    print("verify-compile " + shlex.join(args), flush=True)
+    try:
+        return cli.main(args)
+    except SystemExit as e:  # argparse rejected something in `args`
+        return e.code if isinstance(e.code, int) else USAGE_EXIT
+    except Exception:  # a bug: its traceback may quote user text, so print it here, inside the fence
+        traceback.print_exc()
+        return 1
+
+
+def _install(requirements: str) -> int:
+    """pip-install the user's extra requirements (`-r file`, package specs) into this Python. Where its
+    site-packages is read-only (the image run as the runner's uid), they go to the user site, which the
+    workers, being fresh interpreters, see."""
+    if not requirements:
+        return 0
+    user = sys.prefix == sys.base_prefix and not os.access(sysconfig.get_paths()["purelib"], os.W_OK)
+    cmd = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off",
+           *(["--user"] if user else []), *shlex.split(requirements)]
+    print("extra requirements: " + shlex.join(cmd[1:]), flush=True)
+    code = subprocess.call(cmd)
+    if user:
+        site.addsitedir(site.getusersitepackages())
+    if code:
+        print(f"verify-compile: installing extra_requirements failed (pip exit code {code})", flush=True)
+        return USAGE_EXIT
+    return 0
+
+
+def _load(path: str) -> Optional[tuple]:
+    try:
+        return load_json_results(Path(path).read_text(encoding="utf-8"), path)
+    except (OSError, ValueError):
+        return None
+
+
+def _fail_on(text: str) -> tuple:
+    try:
+        return cli.parse_fail_on(text) if text else R.DEFAULT_FAIL_ON
+    except ConfigError:  # the CLI has already said what is wrong with it
+        return R.DEFAULT_FAIL_ON
+
+
+def print_failures(results: list, fail_on: tuple, workspace: str) -> None:
+    """Each red case's details in a collapsed, fenced log group; then annotations on the configs: an error for
+    an outcome that fails the run, a warning for one that does not (e.g. `fail_on: error` and a mismatch)."""
+    red = [r for r in results if r.outcome in fail_on or r.failed_outcome]
+    for r in red:
+        _emit(command("group", f"{r.case_id}: {r.outcome}"))
+        sys.stdout.write(fence(_detail_text(r)))
+        _emit(command("endgroup"))
+    shown = {"error": 0, "warning": 0}
+    for r in red:
+        level = "error" if r.outcome in fail_on else "warning"
+        shown[level] += 1
+        if shown[level] <= MAX_ANNOTATIONS:
+            _emit(annotation(r, level, workspace))
+    left = {level: n - MAX_ANNOTATIONS for level, n in shown.items() if n > MAX_ANNOTATIONS}
+    if left:
+        _emit(command("notice", ", ".join(f"{n} more {level}(s)" for level, n in left.items())
+                      + " not annotated (GitHub shows 10 per step); see the step summary",
+                      title="verify-compile"))
+
+
+def annotation(r: CaseResult, level: str, workspace: str) -> str:
+    """`::error file=CONFIG,line=N,title=...::message`, pointing at the model's line in its config."""
+    where = f" in {r.phase}" if r.outcome == R.ERROR and r.phase else ""
+    return command(level, r.message or r.outcome, file=workspace_path(r.config, workspace), line=r.line or None,
+                   title=f"verify-compile: {r.case_id} {r.outcome}{where}")
+
+
+def workspace_path(path: str, workspace: str) -> str:
+    """A config path as annotations want it: relative to the repository root (the workspace)."""
+    absolute = os.path.abspath(path)  # a relative config path is relative to where the run started: the cwd
+    try:
+        relative = os.path.relpath(absolute, os.path.abspath(workspace))
+    except ValueError:  # another drive
+        return absolute
+    return absolute if relative.startswith("..") else relative
+
+
+def outputs(results: list, fail_on: tuple, junit: str) -> dict:
+    c = R.counts(results)
+    return {"junit_path": junit, "total": len(results), "passed": c[R.PASS], "mismatched": c[R.MISMATCH],
+            "errored": c[R.ERROR], "skipped": c[R.SKIP], "failed": len(R.failing(results, fail_on))}
+
+
+def _detail_text(r: CaseResult) -> str:
+    text = f"{r.case_id}: {r.outcome}" + (f" ({r.phase})" if r.phase else "") + f"\n{r.message}\n"
+    if r.details and r.details != r.message:
+        text += f"\n{r.details}\n"
+    if r.captured:
+        text += f"\ncaptured output:\n{r.captured}\n"
+    return text
+
+
+def _emit(line: str) -> None:
+    print(line, flush=True)

@@ -1,0 +1,120 @@
+"""A bad config or bad usage exits 2 with `file:line: what is wrong` (and a hint), no traceback, nothing run."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from conftest import run_cli, write
+
+MODELS = """
+import torch
+def double(x):
+    return x * 2
+class Net(torch.nn.Module):
+    def forward(self, x):
+        return x + 1
+"""
+
+GOOD_ENTRY = """\
+  - name: ok
+    function: models.py:double
+    inputs:
+      - args: [{shape: [3]}]
+"""
+
+BAD = {
+    "yaml_syntax": ("version: 1\nmodels:\n  - name: a\n    function: [unclosed\n", 5, "YAML syntax error"),
+    "misspelt_key": ("version: 1\nmodels:\n" + GOOD_ENTRY + "    backend: [eager]\n", 7, "did you mean 'backends'"),
+    "wrong_type": ("version: 1\nmodels:\n" + GOOD_ENTRY + "    timeout: fast\n", 7, "must be a number"),
+    "missing_model_file": ("version: 1\nmodels:\n  - name: a\n    model: nowhere.py:Net\n", 4,
+                           "file 'nowhere.py' not found"),
+    "duplicate_name": ("version: 1\nmodels:\n" + GOOD_ENTRY + GOOD_ENTRY, 7, "duplicate model name 'ok'"),
+    "unknown_dist": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n    inputs:\n"
+                     "      - args: [{shape: [3], dist: gaussian}]\n", 6, "unknown dist 'gaussian'"),
+    "misspelt_dist": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n    inputs:\n"
+                      "      - args: [{shape: [3], dist: randm}]\n", 6, "did you mean 'rand"),
+    "no_version": ("models:\n" + GOOD_ENTRY, 1, "start the file with 'version: 1'"),
+    "unknown_dtype": ("version: 1\ndefaults:\n  dtype: float31\nmodels:\n" + GOOD_ENTRY, 3, "did you mean 'float32'"),
+    "unknown_device": ("version: 1\ndefaults:\n  device: gpu\nmodels:\n" + GOOD_ENTRY, 3, "use auto, cpu, cuda"),
+    "xfail_unknown_backend": ("version: 1\nmodels:\n" + GOOD_ENTRY + "    xfail: {inductr: bug}\n", 7,
+                              "did you mean 'inductor'"),
+    "duplicate_key": ("version: 1\nversion: 1\nmodels:\n" + GOOD_ENTRY, 2, "duplicate key 'version'"),
+    "shape_not_ints": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n    inputs:\n"
+                       "      - args: [{shape: [3, x]}]\n", 6, "list of non-negative integers"),
+    "both_model_and_function": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n"
+                                "    model: models.py:Net\n", 3, "exactly one of"),
+    "unknown_module": ("version: 1\nmodels:\n  - name: a\n    model: no_such_package.sub:Net\n", 4,
+                       "no module named 'no_such_package'"),
+    "python_tag_not_executed": ("version: 1\nmodels: !!python/object/apply:os.system ['touch PWNED']\n", 2,
+                                "YAML"),
+    "unknown_backend": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n    inputs:\n"
+                        "      - args: [{shape: [3]}]\n    backends: [aot_eagre]\n", 7, "did you mean 'aot_eager'"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_config_exits_2_with_file_line_and_fix(tmp_path, name):
+    text, line, expected = BAD[name]
+    write(tmp_path / "models.py", MODELS)
+    config = write(tmp_path / "cfg.yaml", text)
+    proc = run_cli("run", str(config), "--junit", str(tmp_path / "r.xml"), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"{config}:{line}:" in proc.stderr, proc.stderr
+    assert expected in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "r.xml").exists(), "nothing runs, nothing is reported"
+    assert not (tmp_path / "PWNED").exists(), "loading a config never executes it"
+
+
+def test_every_mistake_is_reported_at_once(tmp_path):
+    write(tmp_path / "models.py", MODELS)
+    config = write(tmp_path / "cfg.yaml", textwrap.dedent("""\
+        version: 1
+        defaults:
+          dtype: float31
+        models:
+          - name: a
+            function: models.py:double
+            timeout: -1
+    """))
+    proc = run_cli("run", str(config), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert f"{config}:3:" in proc.stderr and f"{config}:7:" in proc.stderr
+
+
+def test_duplicate_model_names_across_configs(tmp_path):
+    write(tmp_path / "models.py", MODELS)
+    a = write(tmp_path / "a.yaml", "version: 1\nmodels:\n" + GOOD_ENTRY)
+    b = write(tmp_path / "b.yaml", "version: 1\nmodels:\n" + GOOD_ENTRY)
+    proc = run_cli("run", str(a), str(b), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert f"{b}:3:" in proc.stderr and f"{a}:3" in proc.stderr
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--fail-on", "mismatch,oops"], "unknown outcome 'oops'"),
+    (["--shard", "4/3"], "I must be between 1 and N"),
+    (["--shard", "two"], "--shard must look like I/N"),
+    (["--only", "nothing*"], "matches nothing"),
+    (["--memory-limit", "lots"], "cannot read size"),
+    (["--backends", "inductor,,nope.py:f"], "custom backend file 'nope.py' not found (looked in"),
+])
+def test_bad_usage_exits_2(tmp_path, args, expected):
+    write(tmp_path / "models.py", MODELS)
+    config = write(tmp_path / "cfg.yaml", "version: 1\nmodels:\n" + GOOD_ENTRY)
+    proc = run_cli("run", str(config), *args, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert expected in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_config_file(tmp_path):
+    proc = run_cli("run", str(tmp_path / "absent.yaml"), cwd=tmp_path)
+    assert proc.returncode == 2 and "config file not found" in proc.stderr
+
+
+def test_argparse_usage_error_is_exit_2(tmp_path):
+    proc = run_cli("run", cwd=tmp_path)
+    assert proc.returncode == 2 and "usage:" in proc.stderr

@@ -1,0 +1,137 @@
+"""Every verdict rule, with real torch.compile backends: torch's own, torch's *_TESTING_ONLY ones that are
+wrong on purpose, and custom backends that are wrong in the ways real verifiers miss (tests/fixtures).
+
+One CLI run over tests/fixtures/verdicts.yaml serves all cases; each test checks one rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import FIXTURES, results_by_id, run_cli
+
+
+@pytest.fixture(scope="module")
+def verdicts(tmp_path_factory):
+    out = tmp_path_factory.mktemp("verdicts")
+    proc = run_cli("run", str(FIXTURES / "verdicts.yaml"), "--json", str(out / "results.json"),
+                   "--junit", str(out / "report.xml"), cwd=out)
+    assert proc.returncode == 1, proc.stderr  # the suite holds failures on purpose
+    return results_by_id(out / "results.json")
+
+
+CORRECT = [
+    "mlp[eager]", "mlp[aot_eager]", "mlp_one_set[aot_eager]", "seed[aot_eager]",
+    "dropout[eager]", "dropout[aot_eager]",  # dropout is not a false alarm: RNG reset before every run
+    "conv_bn[aot_eager]", "running_mean[aot_eager]", "add_inplace[aot_eager]",
+    "dict_out[aot_eager]", "dataclass_out[aot_eager]", "namedtuple_out[aot_eager]", "hf_out[aot_eager]",
+    "wide[aot_eager]", "wide_bf16[aot_eager]", "train_mlp[aot_eager]",
+    # more accurate than eager (computes in float64): closer to the float64 reference, so not a mismatch
+    "mlp[upcast]", "wide_bf16[upcast]", "deep_bf16[upcast]",
+]
+
+
+@pytest.mark.parametrize("case_id", CORRECT)
+def test_correct_backends_pass(verdicts, case_id):
+    r = verdicts[case_id]
+    assert r["outcome"] == "pass", r["message"]
+
+
+WRONG = {
+    # case id: (where the first difference is reported, what the message must say)
+    "mlp[relu_accuracy_error_TESTING_ONLY]": ("output", "differ"),
+    "mlp[stale]": ("output", "input set 2"),
+    "mlp_one_set[stale]": ("output", "input set 2"),  # the re-drawn second call catches it
+    "mlp[unsqueeze_output]": ("output", "shape [1, 8, 4] where eager gives [8, 4]"),
+    "mlp[double_output]": ("output", "dtype float64 where eager gives float32"),
+    "mlp[inject_nan]": ("output", "NaN where eager has a number"),
+    "seed[mul_to_add]": ("output", "differ"),
+    "conv_bn[clone_inputs]": ("buffer 1.num_batches_tracked", "buffer 1.running_mean"),
+    "running_mean[clone_inputs]": ("buffer calls", "buffer running"),
+    "add_inplace[clone_inputs]": ("input[0] after the call", "input[0] after the call"),
+    "dict_out[mul_to_add]": ("output['logits']", "output['logits']"),
+    "dataclass_out[mul_to_add]": ("output.logits", "output.logits"),
+    "namedtuple_out[mul_to_add]": ("output.first", "output.first"),
+    "hf_out[mul_to_add]": ("output['logits']", "output['logits']"),
+    "wide[one_wrong_element]": ("output", "1 of 64000 element(s) differ"),
+    "wide_bf16[one_wrong_element]": ("output", "worst at [63, 999]"),
+    "train_mlp[wrong_grad]": ("grad fc1.bias", "grad fc1.weight"),
+}
+
+
+@pytest.mark.parametrize("case_id", sorted(WRONG))
+def test_wrong_backends_are_mismatches_located_exactly(verdicts, case_id):
+    r = verdicts[case_id]
+    where, text = WRONG[case_id]
+    assert r["outcome"] == "mismatch", r["message"]
+    assert r["mismatches"][0]["where"] == where
+    assert text in r["message"] + r["details"]
+
+
+def test_mismatch_reports_errors_against_the_tolerance(verdicts):
+    m = verdicts["seed[mul_to_add]"]["mismatches"][0]
+    assert m["input_set"] == 1 and m["n_bad"] == 4 and m["numel"] == 4
+    assert m["max_abs"] > 0 and m["max_rel"] > 0 and m["worst_index"] is not None
+    assert m["atol"] == 1e-5 and m["rtol"] == 1.3e-6  # float32 defaults
+    assert "max abs err" in m["summary"] and "atol 1e-05" in m["summary"]
+
+
+def test_one_wrong_element_in_bf16_is_not_hidden_by_rmse(verdicts):
+    r = verdicts["wide_bf16[one_wrong_element]"]
+    assert "float64" in r["message"], "the fp64 rule was consulted and said why it did not accept"
+
+
+def test_every_differing_leaf_is_listed(verdicts):
+    wheres = [m["where"] for m in verdicts["conv_bn[clone_inputs]"]["mismatches"]]
+    assert {"buffer 1.running_mean", "buffer 1.running_var", "buffer 1.num_batches_tracked"} <= set(wheres)
+
+
+BROKEN = {
+    "mlp[relu_compile_error_TESTING_ONLY]": ("compile", "ReluCompileError"),
+    "mlp[relu_runtime_error_TESTING_ONLY]": ("run", "ReluRuntimeError"),
+    "broken_eager[aot_eager]": ("eager", "broken in eager too"),
+    "missing_attr[aot_eager]": ("load", "did you mean 'MLP'"),
+    "not_a_module[aot_eager]": ("load", "not a torch.nn.Module"),
+    "no_graph[aot_eager]": ("compile", "captured no graph"),
+}
+
+
+@pytest.mark.parametrize("case_id", sorted(BROKEN))
+def test_errors_name_their_phase(verdicts, case_id):
+    r = verdicts[case_id]
+    phase, text = BROKEN[case_id]
+    assert r["outcome"] == "error" and r["phase"] == phase, r["message"]
+    assert text in r["message"]
+    assert r["details"], "the traceback or explanation is kept"
+
+
+def test_eager_disagreeing_with_itself_is_flaky_not_a_mismatch(verdicts):
+    r = verdicts["noisy[aot_eager]"]
+    assert r["outcome"] == "flaky"
+    assert "eager disagrees with itself" in r["message"]
+
+
+def test_cuda_requested_without_gpu_is_skipped_with_reason(verdicts):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible here: the case runs instead of skipping")
+    r = verdicts["on_cuda[aot_eager]"]
+    assert r["outcome"] == "skip" and "no CUDA device" in r["message"]
+
+
+def test_expected_failures(verdicts):
+    assert verdicts["expected_failures[relu_accuracy_error_TESTING_ONLY]"]["outcome"] == "xfail"
+    assert "known wrong relu" in verdicts["expected_failures[relu_accuracy_error_TESTING_ONLY]"]["message"]
+    assert verdicts["expected_failures[relu_compile_error_TESTING_ONLY]"]["outcome"] == "xfail"
+    xpass = verdicts["expected_failures[aot_eager]"]
+    assert xpass["outcome"] == "xpass" and "remove the xfail" in xpass["message"]
+
+
+def test_silent_fallback_is_visible_in_health(verdicts):
+    assert verdicts["mlp[aot_eager]"]["health"]["graphs"] == 1
+    assert verdicts["mlp[aot_eager]"]["health"]["graph_breaks"] == 0
+
+
+def test_one_case_failing_never_stops_the_others(verdicts):
+    # the config holds broken imports, crashing backends and eager failures: every case still has a result
+    assert len(verdicts) == 47
