@@ -20,13 +20,18 @@ ARG TORCH_INDEX_URL=
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
 
-# g++: inductor's CPU backend compiles the C++ it generates. Unpinned on purpose: the Debian release of the base
-# image fixes its version, and a pin would break the build at the next point release.
+# g++: inductor's CPU backend compiles the C++ it generates, which includes Python.h. The official python images
+# carry the headers of their own Python; a base whose Python is the distribution's (python3 from apt) gets them from
+# python3-dev. Unpinned on purpose: the base image's Debian release fixes the versions, and a pin would break the
+# build at the next point release.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends g++ \
+    && if ! python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(sysconfig.get_path("include") + "/Python.h"))'; \
+       then apt-get install -y --no-install-recommends python3-dev; fi \
     && rm -rf /var/lib/apt/lists/*
 
 # torch first, in its own layer: it is by far the largest and changes least often.

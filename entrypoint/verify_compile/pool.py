@@ -27,6 +27,7 @@ from verify_compile.verdicts import error_result
 
 _POLL_S = 0.25
 _STDERR_TAIL = 3000
+_CRASH_DUMP = 6000
 _START_TIMEOUT_S = 300.0
 
 
@@ -49,11 +50,16 @@ class _Worker:
     spawned: float = field(default_factory=time.monotonic)
 
     def stderr_tail(self) -> str:
+        """The worker's last words: from a fatal-error dump when there is one (its top frames say where it
+        crashed), else the end of its output."""
         try:
-            text = self.log.read_bytes()[-_STDERR_TAIL:].decode("utf-8", "replace")
+            text = self.log.read_bytes().decode("utf-8", "replace")
         except OSError:
             return ""
-        return text
+        fatal = text.rfind("Fatal Python error")
+        if fatal >= 0:
+            return text[fatal:fatal + _CRASH_DUMP]
+        return text[-_STDERR_TAIL:]
 
     def rss_bytes(self) -> int:
         try:

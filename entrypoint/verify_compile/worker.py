@@ -8,6 +8,7 @@ crash leaves its last words behind. Messages travel as pickles over the inherite
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import sys
 from multiprocessing.connection import Connection
@@ -94,6 +95,7 @@ def _read_from(path: str, offset: int) -> str:
 
 def main() -> None:
     fd, log_path = int(sys.argv[1]), sys.argv[2]
+    faulthandler.enable()  # a segfault or abort leaves the Python stack in the log the parent reports
     _make_expendable()
     conn = Connection(fd)
     try:

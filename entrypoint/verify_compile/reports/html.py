@@ -170,7 +170,7 @@ _CSP = (f"default-src 'none'; style-src {_sha(_CSS)}; script-src {_sha(_JS)}; im
         "form-action 'none'")
 
 
-def e(value: Any) -> str:
+def _e(value: Any) -> str:
     """Untrusted text as HTML: control characters and ANSI colours gone, markup escaped."""
     return html.escape(clean(str(value)))
 
@@ -181,12 +181,12 @@ def render_html(results: Iterable[CaseResult], meta: Optional[dict] = None) -> s
     failed = [r for r in results if r.failed_outcome]
     open_failed = len(failed) <= _OPEN_LIMIT
     status = '<span class="status red">FAILED</span>' if failed else '<span class="status green">PASSED</span>'
-    meta_items = "".join(f"<div><dt>{e(k)}</dt><dd>{e(meta[k])}</dd></div>" for k in _META_KEYS
+    meta_items = "".join(f"<div><dt>{_e(k)}</dt><dd>{_e(meta[k])}</dd></div>" for k in _META_KEYS
                          if meta.get(k) not in (None, ""))
     c = {o: n for o, n in counts(results).items() if n}
-    chips = "".join(f'<button type="button" class="chip" data-outcome="{e(o)}" aria-pressed="true">'
-                    f'<span class="badge o-{e(o)}">{e(o)}</span> {n}</button>' for o, n in c.items())
-    heads = "".join(f'<th{" class=n" if h in _NUMERIC else ""}><button type="button">{e(h)}</button></th>'
+    chips = "".join(f'<button type="button" class="chip" data-outcome="{_e(o)}" aria-pressed="true">'
+                    f'<span class="badge o-{_e(o)}">{_e(o)}</span> {n}</button>' for o, n in c.items())
+    heads = "".join(f'<th{" class=n" if h in _NUMERIC else ""}><button type="button">{_e(h)}</button></th>'
                     for h in _COLUMNS)
     body = "".join(_case(r, open_failed and r.failed_outcome) for r in results)
     total = sum(r.duration for r in results)
@@ -195,13 +195,13 @@ def render_html(results: Iterable[CaseResult], meta: Optional[dict] = None) -> s
 <meta http-equiv="Content-Security-Policy" content="{_CSP}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
-<title>verify-compile: {e(totals_line(results))}</title>
+<title>verify-compile: {_e(totals_line(results))}</title>
 <style>{_CSS}</style>
 <script>{_JS}</script>
 </head><body>
 <header>
 <h1>verify-compile {status}</h1>
-<p class="totals">{e(totals_line(results))} &middot; {total:.1f} s in cases</p>
+<p class="totals">{_e(totals_line(results))} &middot; {total:.1f} s in cases</p>
 <dl class="meta">{meta_items}</dl>
 {_bar(c, len(results))}
 </header>
@@ -211,7 +211,7 @@ def render_html(results: Iterable[CaseResult], meta: Optional[dict] = None) -> s
 <table class="cases" id="cases"><thead><tr>{heads}</tr></thead>
 {body}
 </table>
-<footer>verify-compile {e(meta.get("verify_compile", ""))} &middot; self-contained report, no network needed &middot;
+<footer>verify-compile {_e(meta.get("verify_compile", ""))} &middot; self-contained report, no network needed &middot;
 click a row for its details, a column header to sort; link to a case with #case-N</footer>
 </body></html>
 """
@@ -240,14 +240,14 @@ def _case(r: CaseResult, open_: bool) -> str:
     else:
         text = r.message if not r.phase or r.message.startswith(r.phase) else f"{r.phase}: {r.message}"
         worst_cell = _cell(_short(text, 100) if r.outcome != R.PASS else "", None, cls="worst dim")
-    outcome = f'<span class="badge o-{e(r.outcome)}">{e(r.outcome)}</span>'
+    outcome = f'<span class="badge o-{_e(r.outcome)}">{_e(r.outcome)}</span>'
     if r.baseline and r.baseline.get("status"):
         status = str(r.baseline["status"])
-        outcome += f'<span class="tag b-{e(status)}">{e(status)}</span>'
+        outcome += f'<span class="tag b-{_e(status)}">{_e(status)}</span>'
     speed = p.speedup if p else None
     cells = [
         _cell(r.index + 1, r.index),
-        f'<td><button type="button" class="tog mono" aria-expanded="{str(open_).lower()}">{e(r.case_id)}</button>'
+        f'<td><button type="button" class="tog mono" aria-expanded="{str(open_).lower()}">{_e(r.case_id)}</button>'
         "</td>",
         _cell(r.model, cls=""), _cell(r.backend, cls=""),  # sorted by text
         f'<td class="outcome" data-k="{_SEVERITY.index(r.outcome) if r.outcome in _SEVERITY else 99}">{outcome}</td>',
@@ -262,7 +262,7 @@ def _case(r: CaseResult, open_: bool) -> str:
         worst_cell,
     ]
     classes = " ".join(c for c in ("fail" if r.failed_outcome else "", "open" if open_ else "") if c)
-    return (f'<tbody id="case-{r.index + 1}" class="{classes}" data-i="{r.index}" data-outcome="{e(r.outcome)}">'
+    return (f'<tbody id="case-{r.index + 1}" class="{classes}" data-i="{r.index}" data-outcome="{_e(r.outcome)}">'
             f'<tr class="row">{"".join(cells)}</tr>'
             f'<tr class="more"><td colspan="{len(_COLUMNS)}">{_details(r)}</td></tr></tbody>\n')
 
@@ -271,8 +271,8 @@ def _details(r: CaseResult) -> str:
     anchor = f"case-{r.index + 1}"
     facts = [f"{r.config}:{r.line}" if r.config else "", r.device, r.dtype,
              f"{r.input_sets} input set(s)" if r.input_sets else "", f"phase {r.phase}" if r.phase else ""]
-    head = (f'<p class="msg">{e(r.message)}</p>' if r.message else "") + '<p class="facts">' + " &middot; ".join(
-        e(f) for f in facts if f) + f' &middot; <a href="#{anchor}">#{anchor}</a></p>'
+    head = (f'<p class="msg">{_e(r.message)}</p>' if r.message else "") + '<p class="facts">' + " &middot; ".join(
+        _e(f) for f in facts if f) + f' &middot; <a href="#{anchor}">#{anchor}</a></p>'
     cards = []
     if r.mismatches:
         cards.append(_card("Located diff", _diff_table(r.mismatches) + _pre(r.details), wide=True))
@@ -280,7 +280,7 @@ def _details(r: CaseResult) -> str:
         title = f"Error in phase {r.phase}" if r.outcome == R.ERROR and r.phase else "Details"
         cards.append(_card(title, _pre(r.details), wide=True))
     if r.xfail_reason:
-        cards.append(_card("Expected failure", f"<p>{e(r.xfail_reason)}</p>"))
+        cards.append(_card("Expected failure", f"<p>{_e(r.xfail_reason)}</p>"))
     if r.health:
         h = r.health
         cards.append(_card("Compile health", _kv([("graphs", h.graphs), ("graph breaks", h.graph_breaks),
@@ -298,11 +298,11 @@ def _details(r: CaseResult) -> str:
         cards.append(_card("Baseline", _kv(list(r.baseline.items()))))
     if r.bisect:
         rest = [(k, v) for k, v in r.bisect.items() if k != "summary"]
-        cards.append(_card("Bisect", f'<p class="msg">{e(r.bisect.get("summary", ""))}</p>' + _kv(rest)))
+        cards.append(_card("Bisect", f'<p class="msg">{_e(r.bisect.get("summary", ""))}</p>' + _kv(rest)))
     if r.notes:
         cards.append(_card("Notes", _list("", r.notes)))
     if r.artifacts:
-        links = "".join(f'<li><a href="{_href(a)}">{e(a)}</a></li>' for a in r.artifacts)
+        links = "".join(f'<li><a href="{_href(a)}">{_e(a)}</a></li>' for a in r.artifacts)
         cards.append(_card("Artifacts", f"<ul>{links}</ul>"))
     if r.captured:
         cards.append(_card("Captured output", _pre(r.captured), wide=True))
@@ -320,8 +320,9 @@ def _diff_table(mismatches: list) -> str:
         cells = (m.where, m.kind, m.input_set or "-", share if m.numel else "-", _num(m.max_abs), _num(m.max_rel),
                  index, _num(m.expected), _num(m.actual), tol)
         # The title carries the engine's one-line summary; the full located diff follows the table.
-        rows.append(f'<tr title="{e(m.summary)}">' + "".join(f'<td class="mono">{e(v)}</td>' for v in cells) + "</tr>")
-    return ('<table class="diff"><thead><tr>' + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr></thead><tbody>"
+        cells_html = "".join(f'<td class="mono">{_e(v)}</td>' for v in cells)
+        rows.append(f'<tr title="{_e(m.summary)}">{cells_html}</tr>')
+    return ('<table class="diff"><thead><tr>' + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr></thead><tbody>"
             + "".join(rows) + "</tbody></table>")
 
 
@@ -361,15 +362,15 @@ def _opt(value: Optional[float], spec: str, unit: str = "") -> str:
 def _cell(text: Any, key: Any = _TEXT, cls: str = "n") -> str:
     """A table cell; one with a key (blank when None) sorts as a number, one without as its text."""
     attrs = (f' class="{cls}"' if cls else "") + ("" if key is _TEXT else f' data-k="{_key(key)}"')
-    return f"<td{attrs}>{e(text)}</td>"
+    return f"<td{attrs}>{_e(text)}</td>"
 
 
 def _card(title: str, body: str, wide: bool = False) -> str:
-    return f'<section{" class=wide" if wide else ""}><h3>{e(title)}</h3>{body}</section>'
+    return f'<section{" class=wide" if wide else ""}><h3>{_e(title)}</h3>{body}</section>'
 
 
 def _kv(pairs: list) -> str:
-    items = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in pairs if v not in (None, ""))
+    items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in pairs if v not in (None, ""))
     return f'<dl class="kv">{items}</dl>' if items else ""
 
 
@@ -377,21 +378,21 @@ def _list(title: str, items: list, ordered: bool = False) -> str:
     if not items:
         return ""
     tag = "ol" if ordered else "ul"
-    head = f'<p class="dim">{e(title)}</p>' if title else ""
-    return head + f"<{tag}>" + "".join(f"<li>{e(i)}</li>" for i in items) + f"</{tag}>"
+    head = f'<p class="dim">{_e(title)}</p>' if title else ""
+    return head + f"<{tag}>" + "".join(f"<li>{_e(i)}</li>" for i in items) + f"</{tag}>"
 
 
 def _pre(text: str) -> str:
     if len(text) > _MAX_TEXT:
         text = f"[{len(text) - _MAX_TEXT} earlier characters left out]\n" + text[-_MAX_TEXT:]
-    return f"<pre>{e(text)}</pre>"
+    return f"<pre>{_e(text)}</pre>"
 
 
 def _href(path: str) -> str:
     # An absolute path becomes a file: URI; a relative one stays relative to the report, with ':' quoted so
     # that a path like "javascript:..." can never become a scheme.
     target = Path(path).as_uri() if Path(path).is_absolute() else urllib.parse.quote(path, safe="/")
-    return e(target)
+    return _e(target)
 
 
 def _short(text: str, n: int) -> str:

@@ -1,0 +1,205 @@
+"""Repro bundles: everything needed to recreate one mismatch with `python repro.py`, outside verify-compile."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import platform
+import pprint
+import re
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from verify_compile import __version__
+from verify_compile.cases import Case
+from verify_compile.compare import DEFAULT_TOLERANCES, Observation
+from verify_compile.inputs import map_tensors, materialize, torch_dtype
+from verify_compile.reference import Reference
+from verify_compile.results import CaseResult
+
+TEMPLATE = Path(__file__).with_name("repro_template.py")
+_CASE_BLOCK = re.compile(r"^# ---- the case: written by verify-compile ----\n.*?^# ---- end of the case ----\n",
+                         re.M | re.S)
+
+
+_COMMENTS = {
+    "target": "file targets point at the copies in src/",
+    "options": "torch.compile(options=...): inductor config",
+    "dynamo_config": "torch._dynamo.config settings",
+    "seeds": "the RNG is reset to these before each call",
+    "labels": "how verify-compile named each call's input set",
+    "tolerance": "None: the dtype's default below",
+    "search_path": "put on sys.path: the copied sources, then the original config folder",
+}
+
+
+def safe_name(case_id: str) -> str:
+    """A folder name for a case id: `mlp[inductor-max-autotune]` -> `mlp_inductor-max-autotune`."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", case_id).strip("_.") or "case"
+
+
+def write_bundle(case: Case, ref: Reference, set_index: int, observed: Observation, result: CaseResult,
+                 root: Path) -> tuple:
+    """Write the bundle of the mismatch on input set `set_index` under `root`; (folder, notes)."""
+    folder = root / safe_name(case.id)
+    if (folder / "case.json").is_file():
+        shutil.rmtree(folder)  # a bundle from an earlier run: stale files must not mix with new ones
+    (folder / "src").mkdir(parents=True, exist_ok=True)
+    spec, backend = case.model, case.backend
+    calls = set_index + 1
+    notes = []
+    copies: dict = {}
+    target = _copy_source(spec.target, spec.base_dir, folder, copies)
+    backend_target = _copy_source(backend.backend, spec.base_dir, folder, copies) if backend.is_custom \
+        else backend.backend
+    _save(ref.input_sets[:calls], folder / "inputs.pt", notes)
+    if ref.module is not None:
+        _save(ref.module.state_dict(), folder / "state.pt", notes, check=False)  # tensors only: always loadable
+        _save(materialize(spec.init, spec.seed, ref.device, torch_dtype(spec.dtype)), folder / "init.pt", notes)
+    _save(flatten_observation(ref.eager[set_index]), folder / "eager.pt", notes)
+    _save(flatten_observation(observed), folder / "compiled.pt", notes)
+    if Path(spec.config_file).is_file():
+        (folder / "config").mkdir(exist_ok=True)
+        shutil.copy2(spec.config_file, folder / "config" / Path(spec.config_file).name)
+    repro = {
+        "case_id": case.id,
+        "kind": "function" if ref.module is None else "model",
+        "target": target,
+        "backend": backend_target,
+        "mode": backend.mode,
+        "options": _plain(backend.options or {}),
+        "dynamic": backend.dynamic,
+        "fullgraph": backend.fullgraph,
+        "dynamo_config": _plain(spec.dynamo_config),
+        "device": str(ref.device),
+        "dtype": spec.dtype,
+        "train": spec.train,
+        "model_seed": spec.seed,
+        "seeds": [ref.seed_for(i) for i in range(calls)],
+        "labels": list(ref.labels[:calls]),
+        "tolerance": {"atol": spec.tolerance.atol, "rtol": spec.tolerance.rtol},
+        "default_tolerances": {str(dtype).replace("torch.", ""): list(tol) for dtype, tol
+                               in DEFAULT_TOLERANCES.items()},
+        "search_path": ["src", spec.base_dir],
+    }
+    entry = {"case_id": case.id, "failing_input_set": calls, "message": result.message,
+             "mismatches": [dataclasses.asdict(m) for m in result.mismatches],
+             "model": dataclasses.asdict(spec), "backend": dataclasses.asdict(backend), "repro": repro}
+    _write_json(folder / "case.json", entry)
+    _write_json(folder / "env.json", environment(ref.device))
+    (folder / "repro.py").write_text(render_script(repro), encoding="utf-8")
+    return folder, notes
+
+
+def render_script(repro: dict) -> str:
+    """The template with the case written into it, so a reader sees backend, options and seeds at the top."""
+    lines = ["CASE: dict = {"]
+    for key, value in repro.items():
+        comment = f"  # {_COMMENTS[key]}" if key in _COMMENTS else ""
+        head = f"    {key!r}: "
+        text = pprint.pformat(value, width=110 - len(head), sort_dicts=False).replace("\n", "\n" + " " * len(head))
+        lines.append(f"{head}{text},{comment}")
+    literal = "\n".join(lines) + "\n}"
+    try:
+        exact = ast.literal_eval(literal.partition("=")[2].strip()) == repro
+    except (ValueError, SyntaxError):
+        exact = False
+    if not exact:  # e.g. an inf, which has no Python literal: read the case from case.json instead
+        literal = 'CASE: dict = json.loads((HERE / "case.json").read_text())["repro"]'
+    block = f"# ---- the case: written by verify-compile ----\n{literal}\n# ---- end of the case ----\n"
+    return _CASE_BLOCK.sub(lambda _: block, TEMPLATE.read_text(encoding="utf-8"), count=1)
+
+
+def flatten_observation(obs: Observation) -> dict:
+    """An observation as {where: leaf}, named like the report ("output[0]", "input[1] after the call",
+    "param fc.weight"): loadable with weights_only=True whatever the output's container types."""
+    flat: dict = {}
+    _flatten(obs.output, "output", flat)
+    args, kwargs = obs.inputs
+    for i, value in enumerate(args):
+        _flatten(value, f"input[{i}]", flat, " after the call")
+    for key, value in kwargs.items():
+        _flatten(value, f"input[{key!r}]", flat, " after the call")
+    flat.update(obs.state)
+    flat.update(obs.grads)
+    return {k: _portable(v) for k, v in flat.items()}
+
+
+def environment(device: torch.device) -> dict:
+    cuda = torch.cuda.is_available()
+    return {
+        "torch": torch.__version__,
+        "torch_git": getattr(torch.version, "git_version", None),
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if cuda else None,
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "device": str(device),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "verify_compile": __version__,
+    }
+
+
+def _flatten(value: Any, where: str, out: dict, suffix: str = "") -> None:
+    if isinstance(value, torch.Tensor) or value is None or isinstance(value, (bool, int, float, complex, str)):
+        out[where + suffix] = value
+    elif isinstance(value, Mapping):
+        for key, v in value.items():
+            _flatten(v, f"{where}[{key!r}]", out, suffix)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            _flatten(getattr(value, f.name), f"{where}.{f.name}", out, suffix)
+    elif isinstance(value, (list, tuple)):
+        names = getattr(value, "_fields", None)
+        for i, v in enumerate(value):
+            _flatten(v, f"{where}.{names[i]}" if names else f"{where}[{i}]", out, suffix)
+    else:
+        out[where + suffix] = repr(value)  # an object weights_only cannot load: keep what it looked like
+
+
+def _copy_source(target: str, base_dir: str, folder: Path, copies: dict) -> str:
+    """Copy a `file.py:attr` target's file into the bundle's src/ and return the target pointing at the copy;
+    `pkg.mod:attr` targets stay as they are (the script imports them, with the config folder on sys.path)."""
+    module_part, _, attr = target.rpartition(":")
+    if not (module_part.endswith(".py") or "/" in module_part):
+        return target
+    source = (Path(base_dir) / module_part).resolve()
+    if source not in copies:
+        name, n = source.name, 1
+        while name in copies.values():  # two files of the same name from different folders
+            n += 1
+            name = f"{source.stem}_{n}{source.suffix}"
+        shutil.copy2(source, folder / "src" / name)
+        copies[source] = name
+    return f"src/{copies[source]}:{attr}"
+
+
+def _portable(value: Any) -> Any:
+    """Tensors on the CPU, so a bundle from a GPU run still loads anywhere; the script moves them back."""
+    def to_cpu(t: torch.Tensor) -> torch.Tensor:
+        moved = t.detach().cpu()
+        return moved.requires_grad_(t.requires_grad) if t.is_floating_point() or t.is_complex() else moved
+    return map_tensors(value, to_cpu)
+
+
+def _save(value: Any, path: Path, notes: list, check: bool = True) -> None:
+    torch.save(_portable(value), path)
+    if check:
+        try:
+            torch.load(path, weights_only=True)
+        except Exception as e:  # the script falls back to a full unpickle, which needs the same classes
+            notes.append(f"repro bundle: {path.name} is not loadable with weights_only=True ({type(e).__name__})")
+
+
+def _plain(value: Any) -> Any:
+    """Config values as plain JSON-able Python (YAML nodes are dict/list subclasses that carry line numbers)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=1, default=str) + "\n", encoding="utf-8")

@@ -1,0 +1,321 @@
+"""Standalone repro of a torch.compile mismatch that verify-compile found.
+
+    python repro.py            run eager and torch.compile on the saved inputs; exit 1 if they still disagree
+    python repro.py --bisect   find the first bad compiler stage with PyTorch's CompilerBisector (inductor)
+
+Needs only torch. It replays every input set up to the failing one, in order, because the compiled model saw
+them all (a bug that depends on earlier calls, such as a stale cache, reproduces too), with the RNG reset before
+each call exactly as verify-compile did. Files next to this script:
+  inputs.pt             [(args, kwargs)] for each call, in call order
+  state.pt, init.pt     the model's weights before any call, and its constructor arguments (models only)
+  eager.pt, compiled.pt what verify-compile saw on the failing call, leaf by leaf
+  case.json, env.json   the exact config entry, and the environment it ran in
+  src/, config/         copies of the model and backend sources, and of the config file
+The comparison is a plain allclose with the case's tolerance, at least as strict as verify-compile's own verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import importlib.util
+import json
+import math
+import random
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import torch
+import torch._dynamo.config
+import torch._inductor.config
+
+HERE = Path(__file__).resolve().parent
+sys.dont_write_bytecode = True  # importing the copied sources must not add __pycache__ folders to the bundle
+
+# ---- the case: written by verify-compile ----
+CASE: dict = {}
+# ---- end of the case ----
+
+BISECT_MARKER = "verify-compile-bisect: "
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bisect", action="store_true",
+                        help="find the first bad backend stage / subsystem with CompilerBisector; prints JSON")
+    args = parser.parse_args()
+    configure()
+    if args.bisect:
+        return bisect()
+    print(f"{CASE['case_id']}: {CASE['target']} under torch.compile(backend={CASE['backend']!r}), "
+          f"{len(CASE['seeds'])} call(s), torch {torch.__version__}")
+    if reproduce(verbose=True):
+        print("MISMATCH REPRODUCED")
+        return 1
+    print("no mismatch: eager and compiled agree on every call (the bug did not reproduce here)")
+    return 0
+
+
+def configure() -> None:
+    """The global settings verify-compile verifies under: deterministic kernels, no TF32, eager-identical RNG."""
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch._inductor.config.fallback_random = True
+    torch._dynamo.config.suppress_errors = False  # a compile error must not silently fall back to eager
+    for key, value in CASE["dynamo_config"].items():
+        setattr(torch._dynamo.config, key, value)
+    # Copied sources first, then the original config folder (for files the model imports, or pkg.mod targets).
+    for folder in reversed(CASE["search_path"]):
+        path = str(HERE / folder)
+        if path not in sys.path:
+            sys.path.insert(0, path)
+
+
+def reproduce(verbose: bool) -> bool:
+    """Run eager, then the compiled model, over the saved input sets; True when some call disagrees."""
+    input_sets = [to_device(s) for s in load("inputs.pt")]
+    model, fn = build()
+    eager = [observe(fn, model, args, kwargs, seed) for (args, kwargs), seed in zip(input_sets, CASE["seeds"])]
+    if verbose:
+        seen = load("eager.pt")
+        drift = differences(seen, eager[-1], keys=[k for k, v in seen.items() if isinstance(v, torch.Tensor)])
+        if drift:
+            print("note: eager here differs from what verify-compile saw (other torch, device or hardware?):")
+            print("\n".join(f"  {d}" for d in drift))
+    model, fn = build()
+    compiled = torch.compile(fn, **compile_kwargs())
+    for i, ((args, kwargs), seed) in enumerate(zip(input_sets, CASE["seeds"])):
+        diffs = differences(eager[i], observe(compiled, model, args, kwargs, seed))
+        if diffs:
+            if verbose:
+                print(f"call {i + 1} of {len(input_sets)} ({CASE['labels'][i]}): {len(diffs)} difference(s)")
+                print("\n".join(f"  {d}" for d in diffs))
+            return True
+        if verbose:
+            print(f"call {i + 1} of {len(input_sets)} ({CASE['labels'][i]}): eager and compiled agree")
+    return False
+
+
+def bisect() -> int:
+    """Let CompilerBisector swap backends and disable compiler passes until the mismatch goes away."""
+    from torch._inductor.compiler_bisector import CompilerBisector
+
+    def good() -> bool:
+        torch._dynamo.reset()
+        try:
+            return not reproduce(verbose=False)
+        except Exception as e:  # a stage that cannot even run counts as bad
+            print(f"bisect step failed: {type(e).__name__}: {e}", file=sys.stderr)
+            return False
+
+    result = CompilerBisector.do_bisect(good)
+    print(BISECT_MARKER + json.dumps(dataclasses.asdict(result) if result is not None else None), flush=True)
+    return 0
+
+
+def compile_kwargs() -> dict:
+    """The same torch.compile arguments verify-compile used."""
+    backend = CASE["backend"]
+    kwargs: dict = {"backend": resolve(backend) if ":" in backend else backend,
+                    "fullgraph": CASE["fullgraph"], "dynamic": CASE["dynamic"]}
+    if CASE["mode"]:
+        kwargs["mode"] = CASE["mode"]
+    if CASE["options"]:
+        kwargs["options"] = dict(CASE["options"])
+    return kwargs
+
+
+def build() -> tuple:
+    """(model or None, callable): the model rebuilt under its seed, with its saved initial weights."""
+    obj = resolve(CASE["target"])
+    if CASE["kind"] == "function":
+        return None, obj
+    torch.manual_seed(CASE["model_seed"])
+    args, kwargs = to_device(load("init.pt"))
+    model = obj(*args, **kwargs)
+    model.to(device=CASE["device"])
+    model.to(dtype=getattr(torch, CASE["dtype"]))
+    if CASE["train"]:
+        model.train()
+    model.load_state_dict(load("state.pt"))
+    return model, model
+
+
+def resolve(target: str) -> Any:
+    """'src/file.py:attr' (relative to this folder) or 'package.module:attr'."""
+    module_part, _, attr = target.rpartition(":")
+    if module_part.endswith(".py") or "/" in module_part:
+        path = (HERE / module_part).resolve()
+        module = sys.modules.get(path.stem)
+        if getattr(module, "__file__", None) != str(path):
+            spec = importlib.util.spec_from_file_location(path.stem, path)
+            assert spec is not None and spec.loader is not None, f"cannot import {path}"
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[path.stem] = module  # so its neighbours (and pickling) find it by name
+            spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(module_part)
+    obj: Any = module
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def observe(fn: Callable, model: Optional[torch.nn.Module], args: tuple, kwargs: dict, seed: int) -> dict:
+    """One call on fresh copies of the inputs, RNG reset to `seed`: every leaf it produced or changed, by name."""
+    args, kwargs = clone(args), clone(kwargs)
+    train = CASE["train"]
+    if model is not None and train:
+        model.zero_grad(set_to_none=True)
+    torch.manual_seed(seed)
+    random.seed(seed)
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(seed % 2**32)
+    with torch.set_grad_enabled(train):
+        output = fn(*args, **kwargs)
+    seen: dict = {}
+    flatten(output, "output", seen)
+    if train:
+        leaves = [t for t in seen.values() if isinstance(t, torch.Tensor) and t.requires_grad
+                  and t.is_floating_point()]
+        sum(t.float().mean() for t in leaves).backward()
+        for name, p in (model.named_parameters() if model is not None else []):
+            if p.requires_grad:
+                seen[f"grad {name}"] = None if p.grad is None else p.grad.detach().clone()
+        inputs: dict = {}
+        flatten((list(args), kwargs), "", inputs)
+        for where, t in inputs.items():
+            if isinstance(t, torch.Tensor) and t.requires_grad and t.is_leaf:
+                seen[f"grad {input_name(where)}"] = None if t.grad is None else t.grad.detach().clone()
+    inputs = {}
+    flatten((list(args), kwargs), "", inputs)
+    seen.update({f"{input_name(where)} after the call": v for where, v in inputs.items()})
+    if model is not None:
+        seen.update({f"param {n}": p.detach().clone() for n, p in model.named_parameters()})
+        seen.update({f"buffer {n}": b.detach().clone() for n, b in model.named_buffers()})
+    return {k: v.detach().clone() if isinstance(v, torch.Tensor) else v for k, v in seen.items()}
+
+
+def input_name(where: str) -> str:
+    # flatten((args, kwargs), "") names "[0][i]" / "[1]['k']"; verify-compile says input[i] / input['k']
+    return "input" + where[3:]
+
+
+def flatten(value: Any, where: str, out: dict) -> None:
+    """Leaves of a nested output, named as verify-compile names them: output[0], output['logits'], output.x."""
+    if isinstance(value, torch.Tensor) or value is None or isinstance(value, (bool, int, float, complex, str)):
+        out[where] = value
+    elif isinstance(value, Mapping):
+        for key, v in value.items():
+            flatten(v, f"{where}[{key!r}]", out)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            flatten(getattr(value, f.name), f"{where}.{f.name}", out)
+    elif isinstance(value, (list, tuple)):
+        names = getattr(value, "_fields", None)  # namedtuple
+        for i, v in enumerate(value):
+            flatten(v, f"{where}.{names[i]}" if names else f"{where}[{i}]", out)
+    else:
+        out[where] = value
+
+
+def differences(expected: dict, actual: dict, keys: Optional[list] = None) -> list:
+    """One line per leaf of `actual` that is not an acceptable version of `expected`'s."""
+    found = []
+    for where in keys if keys is not None else list(expected) + [k for k in actual if k not in expected]:
+        a, b = expected.get(where, "<missing>"), actual.get(where, "<missing>")
+        if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+            problem = compare_tensors(a, b)
+        elif isinstance(a, float) and isinstance(b, float):
+            problem = compare_tensors(torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64))
+        elif type(a) is not type(b) or a != b:
+            problem = f"compiled gives {short(b)} where eager gives {short(a)}"
+        else:
+            problem = None
+        if problem:
+            found.append(f"{where}: {problem}")
+    return found
+
+
+def compare_tensors(a: torch.Tensor, b: torch.Tensor) -> Optional[str]:
+    if a.shape != b.shape:
+        return f"shape {list(b.shape)} where eager gives {list(a.shape)}"
+    if a.dtype != b.dtype:
+        return f"dtype {b.dtype} where eager gives {a.dtype}"
+    if a.numel() == 0:
+        return None
+    b = b.to(a.device)
+    if not (a.is_floating_point() or a.is_complex()):
+        bad = a != b
+        atol = rtol = 0.0
+    else:
+        default = CASE["default_tolerances"].get(str(a.dtype).replace("torch.", ""), [1e-5, 1.3e-6])
+        tol = CASE["tolerance"]
+        atol = tol["atol"] if tol["atol"] is not None else default[0]
+        rtol = tol["rtol"] if tol["rtol"] is not None else default[1]
+        if a.is_complex():
+            a, b = torch.view_as_real(a), torch.view_as_real(b)
+        bad = ~torch.isclose(b.double(), a.double(), rtol=rtol, atol=atol, equal_nan=True)
+    if not bool(bad.any()):
+        return None
+    a64, b64 = a.double(), b.double()
+    err = (b64 - a64).abs().nan_to_num(nan=math.inf)
+    excess = torch.where(bad, err - (atol + rtol * a64.abs()), torch.full_like(err, -math.inf))
+    flat = int(excess.reshape(-1).nan_to_num(nan=math.inf).argmax())
+    index = [int(i) for i in torch.unravel_index(torch.tensor(flat), a.shape)] if a.dim() else []
+    worst = f"[{', '.join(map(str, index))}]" if index else "(scalar)"
+    return (f"{int(bad.sum())} of {a.numel()} element(s) differ; worst at {worst}: "
+            f"eager {float(a64.reshape(-1)[flat]):.6g}, compiled {float(b64.reshape(-1)[flat]):.6g}; "
+            f"max abs err {float(err[bad].max()):.3g} (atol {atol:g}, rtol {rtol:g})")
+
+
+def short(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor {list(value.shape)} {value.dtype}"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def load(name: str) -> Any:
+    try:
+        return torch.load(HERE / name, map_location="cpu", weights_only=True)
+    except Exception as e:  # inputs that are not plain tensors and containers need the full unpickler
+        print(f"note: {name} needs weights_only=False ({type(e).__name__}); loading it in full", file=sys.stderr)
+        return torch.load(HERE / name, map_location="cpu", weights_only=False)
+
+
+def to_device(value: Any) -> Any:
+    def move(t: torch.Tensor) -> torch.Tensor:
+        moved = t.detach().to(CASE["device"])
+        return moved.requires_grad_(t.requires_grad) if t.is_floating_point() or t.is_complex() else moved
+    return tree_map(value, move)
+
+
+def clone(value: Any) -> Any:
+    """Fresh leaf tensors (same requires_grad) for every call, as verify-compile does."""
+    def copy(t: torch.Tensor) -> torch.Tensor:
+        fresh = t.detach().clone()
+        return fresh.requires_grad_(t.requires_grad) if t.is_floating_point() or t.is_complex() else fresh
+    return tree_map(value, copy)
+
+
+def tree_map(value: Any, fn: Callable[[torch.Tensor], Any]) -> Any:
+    if isinstance(value, torch.Tensor):
+        return fn(value)
+    if isinstance(value, Mapping):
+        return {k: tree_map(v, fn) for k, v in value.items()}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # namedtuple
+        return type(value)(*(tree_map(v, fn) for v in value))
+    if isinstance(value, (list, tuple)):
+        return type(value)(tree_map(v, fn) for v in value)
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

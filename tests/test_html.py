@@ -1,0 +1,277 @@
+"""The HTML report, from a real run of the CLI: content, escaping, no network, and a render in headless Chromium.
+
+Chromium is Debian's `chromium` package. When it is missing the browser tests install it if they run as root
+with apt-get, and skip otherwise, saying what to install.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import textwrap
+import zlib
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from verify_compile.results import CaseResult, load_json_results
+
+APT_LINE = "apt-get install -y --no-install-recommends chromium"
+WIDTH, HEIGHT = 1400, 1000
+XSS = "<script>alert(1)</script>"
+
+MODELS = f'''
+import torch
+
+
+def scale_shift(x, y):
+    print("{XSS} & more")
+    return x * y + 1.0
+'''
+BROKEN = 'raise ImportError("cannot import this model <b>on purpose</b>")\n'
+# Wrong on purpose: every multiplication of the traced graph becomes an addition.
+MUL_TO_ADD = '''
+import operator
+
+import torch
+
+
+def mul_to_add(gm, example_inputs):
+    for node in gm.graph.nodes:
+        if node.op == "call_function" and node.target in (operator.mul, torch.mul):
+            node.target = operator.add
+    gm.recompile()
+    return gm.forward
+'''
+CONFIG = '''
+version: 1
+defaults:
+  device: cpu
+  backends: [aot_eager, "wrong_backend.py:mul_to_add"]
+models:
+  - name: scale_shift
+    function: models.py:scale_shift
+    inputs:
+      - args: [{shape: [4, 8]}, {shape: [4, 8]}]
+  - name: broken
+    function: broken.py:f
+    inputs:
+      - args: [{shape: [3]}]
+'''
+
+
+class Run:
+    def __init__(self, directory: Path, page: str, results: list) -> None:
+        self.dir, self.page, self.results = directory, page, results
+        self.by_id = {r.case_id: r for r in results}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    d = tmp_path_factory.mktemp("html")
+    for name, text in (("models.py", MODELS), ("broken.py", BROKEN), ("wrong_backend.py", MUL_TO_ADD),
+                       ("config.yaml", CONFIG)):
+        (d / name).write_text(textwrap.dedent(text).lstrip())
+    proc = subprocess.run([sys.executable, "-m", "verify_compile", "run", "config.yaml", "--html", "out.html",
+                           "--json", "out.json"], cwd=d, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # a mismatch and errors fail the run
+    assert (d / "out.html").is_file(), proc.stderr
+    _, results = load_json_results((d / "out.json").read_text(), "out.json")
+    assert [r.outcome for r in results] == ["pass", "mismatch", "error", "error"], proc.stderr
+    return Run(d, (d / "out.html").read_text(encoding="utf-8"), results)
+
+
+class _Tags(HTMLParser):
+    """Every start tag and its attributes; raises on an end tag that closes anything but the innermost element."""
+
+    VOID = {"meta", "link", "input", "br", "hr", "img"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list = []
+        self.stack: list = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack and self.stack[-1] == tag, f"</{tag}> closes <{self.stack[-1] if self.stack else None}>"
+        self.stack.pop()
+
+
+def test_page_shows_every_case_and_its_diff_and_error(run: Run) -> None:
+    page = run.page
+    for r in run.results:
+        assert html.escape(r.case_id) in page
+    mismatch = run.by_id["scale_shift[mul_to_add]"]
+    assert mismatch.mismatches and html.escape(mismatch.details) in page  # the located diff, as the engine wrote it
+    m = mismatch.mismatches[0]
+    assert f"{m.n_bad} / {m.numel}" in page and f"atol {m.atol:g}" in page
+    assert str(list(m.worst_index)) in page
+    assert "Error in phase load" in page
+    assert "cannot import this model &lt;b&gt;on purpose&lt;/b&gt;" in page
+    assert "Compile health" in page and "Captured output" in page
+
+
+def test_page_is_well_formed_escaped_and_offline(run: Run) -> None:
+    page = run.page
+    parser = _Tags()
+    parser.feed(page)
+    parser.close()
+    assert parser.stack == []
+    tags = parser.tags
+    assert [t for t, _ in tags].count("script") == 1  # ours; the captured <script> is text
+    assert html.escape(XSS) in page and XSS not in page
+    assert "<b>on purpose" not in page
+    assert not re.search(r"https?://", page)
+    for tag, attrs in tags:
+        assert not any(a.startswith("on") for a in attrs), f"inline handler on <{tag}>"
+        assert "src" not in attrs, f"<{tag}> loads {attrs['src']}"
+        if tag == "link":
+            assert attrs["href"].startswith("data:")
+    assert "@import" not in page and "url(" not in page
+    csp = next(a["content"] for t, a in tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
+    assert "default-src 'none'" in csp
+
+
+def test_nan_and_inf_strings_render() -> None:
+    from verify_compile.reports.html import render_html
+    from verify_compile.results import Mismatch
+
+    r = CaseResult(case_id="m[b]", index=0, model="m", backend="b", config="c.yaml", line=3, outcome="mismatch",
+                   mismatches=[Mismatch(where="output", kind="nan", summary="NaN where eager has a number",
+                                        numel=4, n_bad=1, max_abs="inf", max_rel="nan", worst_index=[2],
+                                        expected=0.5, actual="nan", atol=1e-5, rtol=1e-6)],
+                   artifacts=["javascript:alert(1)"], baseline={"status": "regressed", "expected": "pass"},
+                   bisect={"summary": "inductor > lowerings > relu"})
+    page = render_html([r], {"torch": "2.x"})
+    assert 'data-k="Infinity"' in page and "inf abs, nan rel at output" in page
+    assert 'href="javascript:' not in page  # quoted into a relative path, never a scheme
+    assert "regressed" in page and "inductor &gt; lowerings &gt; relu" in page
+
+
+# --- headless Chromium -------------------------------------------------------------------------------------------
+
+def _find_chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run("apt-get update -qq && " + APT_LINE, shell=True, env=env, capture_output=True, timeout=600)
+        found = shutil.which("chromium")
+        if found:
+            return found
+    pytest.skip(f"headless Chromium not found: install Debian's chromium package ({APT_LINE})")
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    return _find_chromium()
+
+
+def _browse(chromium: str, tmp: Path, page: Path, *flags: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp / 'profile'}", f"--window-size={WIDTH},{HEIGHT}", *flags, page.as_uri()],
+        capture_output=True, text=True, timeout=120)
+
+
+def _read_png(path: Path) -> tuple:
+    """(width, height, set of RGB pixels) of an 8-bit RGB/RGBA non-interlaced PNG, CRCs checked."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat, header = 8, [], None
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        assert zlib.crc32(kind + body) == struct.unpack(">I", data[pos + 8 + n:pos + 12 + n])[0], "bad CRC"
+        pos += 12 + n
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat.append(body)
+    width, height, depth, colour, _, _, interlace = header
+    assert depth == 8 and colour in (2, 6) and interlace == 0, header
+    bpp, raw = (3 if colour == 2 else 4), zlib.decompress(b"".join(idat))
+    stride = width * bpp
+    assert len(raw) == (stride + 1) * height
+    prev, pixels = bytearray(stride), set()
+    for y in range(height):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride) if kind else ():  # undo the PNG row filter: Sub, Up, Average, Paeth
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], (prev[i - bpp] if i >= bpp else 0)
+            if kind == 1:
+                line[i] = (line[i] + a) & 255
+            elif kind == 2:
+                line[i] = (line[i] + b) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            else:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        pixels.update(bytes(line[i:i + 3]) for i in range(0, stride, bpp))
+        prev = line
+    return width, height, pixels
+
+
+def test_page_renders_in_headless_chromium(run: Run, chromium: str, tmp_path: Path) -> None:
+    shot = tmp_path / "report.png"
+    proc = _browse(chromium, tmp_path, run.dir / "out.html", f"--screenshot={shot}")
+    assert shot.is_file(), proc.stderr[-2000:]
+    width, height, pixels = _read_png(shot)
+    assert (width, height) == (WIDTH, HEIGHT)
+    assert len(pixels) > 50, "the screenshot is (nearly) blank"
+    red = re.search(r"--mismatch:#([0-9a-f]{6})", run.page).group(1)
+    assert bytes.fromhex(red) in pixels, "the styled mismatch badge is not on screen"
+    print(f"screenshot: {shot}")
+
+
+def test_sorting_and_filtering_run_in_chromium(run: Run, chromium: str, tmp_path: Path) -> None:
+    # The page's CSP allows only its own script by hash, so the probe's hash is added, which also shows that
+    # the page's script runs under that policy.
+    probe = textwrap.dedent("""
+        document.addEventListener("DOMContentLoaded", () => {
+          const order = () => Array.from(document.querySelectorAll("#cases > tbody")).map(tb => +tb.dataset.i);
+          const head = label => Array.from(document.querySelectorAll("#cases th button"))
+            .find(b => b.textContent === label);
+          const out = {};
+          head("#").click(); head("#").click(); out.desc = order();
+          head("outcome").click(); out.severity = order();
+          document.querySelector('button.chip[data-outcome="pass"]').click();
+          out.hidden = Array.from(document.querySelectorAll("#cases > tbody[hidden]")).map(tb => +tb.dataset.i);
+          out.shown = document.getElementById("shown").textContent;
+          document.querySelector("#case-1 tr.row").click();
+          out.opened = document.getElementById("case-1").classList.contains("open");
+          document.body.insertAdjacentHTML("beforeend", "<pre id=probe></pre>");
+          document.getElementById("probe").textContent = JSON.stringify(out);
+        });
+    """)
+    digest = base64.b64encode(hashlib.sha256(probe.encode()).digest()).decode()
+    page = run.page.replace("script-src ", f"script-src 'sha256-{digest}' ", 1)
+    page = page.replace("</body>", f"<script>{probe}</script></body>")
+    target = tmp_path / "probe.html"
+    target.write_text(page, encoding="utf-8")
+    dom = _browse(chromium, tmp_path, target, "--dump-dom").stdout
+    found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
+    assert found, dom[-3000:]
+    out = json.loads(html.unescape(found.group(1)))
+    assert out["desc"] == [3, 2, 1, 0]
+    assert out["severity"] == [2, 3, 1, 0]  # errors, then the mismatch, then the pass
+    assert out["hidden"] == [0] and out["shown"] == "3 of 4 shown"
+    assert out["opened"] is True  # a passing case's details open on click
+    assert re.search(r'<html lang="en" class="js">', dom)
