@@ -183,8 +183,9 @@ def chromium() -> str:
 
 def _browse(chromium: str, tmp: Path, page: Path, *flags: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        # --disable-dev-shm-usage: containers often give /dev/shm 64 MB, too little for a tall page.
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
          f"--user-data-dir={tmp / 'profile'}", f"--window-size={WIDTH},{HEIGHT}", *flags, page.as_uri()],
         capture_output=True, text=True, timeout=120)
 

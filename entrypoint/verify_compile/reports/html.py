@@ -256,7 +256,7 @@ def _case(r: CaseResult, open_: bool) -> str:
         _cell(h.graphs if h else "", h.graphs if h else None),
         _cell(h.graph_breaks if h else "", h.graph_breaks if h else None, "n warn" if h and h.graph_breaks else "n"),
         _cell(h.recompiles if h else "", h.recompiles if h else None, "n warn" if h and h.recompiles else "n"),
-        _cell(_opt(speed, ".2f", "\u00d7"), speed, "n " + ("good" if (speed or 0) >= 1 else "warn" if speed else "")),
+        _cell(_opt(speed, ".2f", "\u00d7"), speed, "n" if speed is None else "n good" if speed >= 1 else "n warn"),
         _cell(_opt(p and p.eager_ms, ".3g"), p and p.eager_ms),
         _cell(_opt(p and p.compiled_ms, ".3g"), p and p.compiled_ms),
         worst_cell,
@@ -332,10 +332,11 @@ def _worst(mismatches: list) -> Optional[Mismatch]:
 
 
 def _float(value: Any) -> float:
+    """An error size as a number; NaN/inf arrive as the strings "nan", "inf", "-inf"."""
     try:
-        number = float(value)  # NaN/inf arrive as the strings "nan", "inf", "-inf"
+        number = float(value)
     except (TypeError, ValueError):
-        return math.nan
+        return math.inf  # unreadable: rank it with the worst rather than hide it
     return math.inf if math.isnan(number) else number  # a NaN error is as bad as it gets
 
 
