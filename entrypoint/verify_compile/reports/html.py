@@ -36,7 +36,7 @@ _CSS = """
 :root{--fg:#1f2328;--dim:#59636e;--line:#d1d9e0;--bg:#fff;--soft:#f6f8fa;--pass:#1a7f37;--mismatch:#cf222e;
 --error:#8250df;--xpass:#bc4c00;--gate:#9a6700;--flaky:#b08800;--xfail:#0969da;--skip:#6e7781}
 *{box-sizing:border-box}
-body{margin:0;padding:24px 32px;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);
+body{margin:0;padding:20px 24px;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);
 background:var(--bg)}
 h1{font-size:22px;margin:0 0 4px;display:flex;gap:12px;align-items:center}
 h3{font-size:13px;margin:0 0 6px;text-transform:uppercase;letter-spacing:.04em;color:var(--dim)}
@@ -62,7 +62,8 @@ padding:0;vertical-align:bottom}
 .cases th[aria-sort=descending] button::after{content:" \\25BC"}
 .cases td{padding:5px 6px;border-bottom:1px solid var(--line);vertical-align:top}
 .cases td.n,.cases th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.cases td.outcome{white-space:nowrap}.cases td.worst{min-width:16em;word-break:break-word}
+.cases td.worst{min-width:14em;word-break:break-word}
+@media (max-width:1250px){.cases .mb{display:none}.cases td.worst{min-width:9em}}
 tr.row{cursor:pointer}tr.row:hover{background:var(--soft)}
 tbody.fail tr.row td:first-child{box-shadow:inset 3px 0 var(--mismatch)}
 .tog{border:0;background:none;padding:0;color:var(--xfail);font-weight:600;text-align:left}
@@ -186,8 +187,8 @@ def render_html(results: Iterable[CaseResult], meta: Optional[dict] = None) -> s
     c = {o: n for o, n in counts(results).items() if n}
     chips = "".join(f'<button type="button" class="chip" data-outcome="{_e(o)}" aria-pressed="true">'
                     f'<span class="badge o-{_e(o)}">{_e(o)}</span> {n}</button>' for o, n in c.items())
-    heads = "".join(f'<th{" class=n" if h in _NUMERIC else ""}><button type="button">{_e(h)}</button></th>'
-                    for h in _COLUMNS)
+    heads = "".join(f'<th class="{"n" if h in _NUMERIC else "mb" if h in ("model", "backend") else ""}">'
+                    f'<button type="button">{_e(h)}</button></th>' for h in _COLUMNS)
     body = "".join(_case(r, open_failed and r.failed_outcome) for r in results)
     total = sum(r.duration for r in results)
     return f"""<!DOCTYPE html>
@@ -249,7 +250,7 @@ def _case(r: CaseResult, open_: bool) -> str:
         _cell(r.index + 1, r.index),
         f'<td><button type="button" class="tog mono" aria-expanded="{str(open_).lower()}">{_e(r.case_id)}</button>'
         "</td>",
-        _cell(r.model, cls=""), _cell(r.backend, cls=""),  # sorted by text
+        _cell(r.model, cls="mb"), _cell(r.backend, cls="mb"),  # sorted by text
         f'<td class="outcome" data-k="{_SEVERITY.index(r.outcome) if r.outcome in _SEVERITY else 99}">{outcome}</td>',
         _cell(f"{r.duration:.2f}", r.duration),
         _cell(_opt(r.compile_time, ".2f"), r.compile_time),
