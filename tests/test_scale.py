@@ -1,0 +1,147 @@
+"""Sharding, merging, parallel workers, interruption and resume: the same results however the run is cut."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conftest import FIXTURES, REPO, run_cli, write
+
+CONFIG = """\
+version: 1
+defaults:
+  device: cpu
+  benchmark: false
+  backends: [eager, aot_eager, relu_accuracy_error_TESTING_ONLY]
+models:
+  - name: mlp
+    model: models.py:MLP
+    inputs: [{args: [{shape: [4, 16]}]}]
+  - name: relu
+    function: models.py:relu_model
+    inputs: [{args: [{shape: [6]}]}]
+  - name: seed
+    function: models.py:seed_scenario
+    inputs: [{args: [{shape: [4]}, [{shape: [4]}, {shape: [4]}], 4]}]
+    backends: [aot_eager, backends.py:mul_to_add]
+  - name: dict_out
+    function: models.py:dict_out
+    inputs: [{args: [{shape: [6]}]}]
+  - name: broken
+    function: models.py:raises
+    inputs: [{args: [{shape: [4]}]}]
+    backends: [aot_eager]
+"""
+
+
+def _comparable(results: list) -> list:
+    """What must not depend on how the run was cut: everything but timings and process details."""
+    keep = ("case_id", "index", "outcome", "phase", "message", "mismatches", "xfail_reason", "input_sets")
+    return [{k: r[k] for k in keep} for r in sorted(results, key=lambda r: r["index"])]
+
+
+def _results(path) -> list:
+    return json.loads(path.read_text())["results"]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("scale")
+    for name in ("models.py", "backends.py"):
+        shutil.copy(FIXTURES / name, d / name)
+    write(d / "cfg.yaml", CONFIG)
+    proc = run_cli("run", "cfg.yaml", "--json", "full.json", "--junit", "full.xml", cwd=d)
+    assert proc.returncode == 1, proc.stderr
+    return d
+
+
+def test_shards_partition_the_cases_and_merge_to_the_unsharded_run(workdir):
+    d = workdir
+    shard_ids = []
+    for i in (1, 2, 3):
+        proc = run_cli("run", "cfg.yaml", "--shard", f"{i}/3", "--json", f"shard{i}.json", cwd=d)
+        assert proc.returncode in (0, 1), proc.stderr
+        shard_ids.append({r["case_id"] for r in _results(d / f"shard{i}.json")})
+    full = _results(d / "full.json")
+    assert all(ids for ids in shard_ids), "cost balancing gives every shard work"
+    assert sum(len(ids) for ids in shard_ids) == len(full), "no case lands in two shards"
+    assert set().union(*shard_ids) == {r["case_id"] for r in full}
+    proc = run_cli("merge", "shard1.json", "shard2.json", "shard3.json", "--junit", "merged.xml",
+                   "--json", "merged.json", cwd=d)
+    assert proc.returncode == 1, "the merged run failed like the full one"
+    assert _comparable(_results(d / "merged.json")) == _comparable(full)
+    names = lambda p: [(c.get("name"), [ch.tag for ch in c if ch.tag != "system-out"])  # noqa: E731
+                       for c in ET.parse(p).getroot().iter("testcase")]
+    assert names(d / "merged.xml") == names(d / "full.xml")
+
+
+def test_sharding_is_deterministic(workdir):
+    d = workdir
+    run_cli("run", "cfg.yaml", "--shard", "2/3", "--json", "again.json", cwd=d)
+    assert [r["case_id"] for r in _results(d / "again.json")] == [r["case_id"] for r in _results(d / "shard2.json")]
+
+
+def test_merge_refuses_overlapping_shards(workdir):
+    proc = run_cli("merge", "full.json", "full.json", "--junit", "x.xml", cwd=workdir)
+    assert proc.returncode == 2 and "appears in two results files" in proc.stderr
+
+
+def test_two_workers_give_the_same_results_as_one(workdir):
+    d = workdir
+    proc = run_cli("run", "cfg.yaml", "--workers", "2", "--json", "two.json", cwd=d)
+    assert proc.returncode == 1
+    assert _comparable(_results(d / "two.json")) == _comparable(_results(d / "full.json"))
+    assert json.loads((d / "two.json").read_text())["meta"]["workers"] == 2
+
+
+def _start(d, *args):
+    env = {**os.environ, "PYTHONPATH": str(REPO / "entrypoint")}
+    return subprocess.Popen([sys.executable, "-m", "verify_compile", "run", *args], cwd=d, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_sigterm_leaves_a_valid_partial_report_and_resume_finishes(tmp_path, junit_schema):
+    for name in ("models.py", "backends.py"):
+        shutil.copy(FIXTURES / name, tmp_path / name)
+    write(tmp_path / "cfg.yaml", CONFIG + (
+        "  - name: slow\n    function: models.py:relu_model\n    inputs: [{args: [{shape: [4]}]}]\n"
+        "    backends: [backends.py:hang]\n    timeout: 600\n"
+        "  - name: last\n    function: models.py:relu_model\n    inputs: [{args: [{shape: [4]}]}]\n"
+        "    backends: [aot_eager]\n"))
+    journal = tmp_path / "run.journal.jsonl"
+    proc = _start(tmp_path, "cfg.yaml", "--junit", "partial.xml", "--journal", str(journal))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until the run sits in the hanging case
+        if journal.exists() and journal.read_text().count('"result"') >= 12:
+            break
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    junit_schema.validate(str(tmp_path / "partial.xml"))
+    cases = {c.get("name"): c for c in ET.parse(tmp_path / "partial.xml").getroot().iter("testcase")}
+    assert len(cases) == 14, "finished and unfinished cases are all in the report"
+    interrupted = [n for n, c in cases.items() if c.find("error") is not None
+                   and c.find("error").get("type") == "interrupted"]
+    assert sorted(interrupted) == ["last[aot_eager]", "slow[hang]"]
+    assert "--resume" in err
+
+    # Resuming skips what finished: only the two unfinished cases run (the hang one now with a short timeout).
+    resumed = run_cli("run", "cfg.yaml", "--resume", str(journal), "--json", "resumed.json",
+                      "--timeout", "5", cwd=tmp_path)
+    data = json.loads((tmp_path / "resumed.json").read_text())
+    assert data["meta"]["resumed"] == 12
+    by_id = {r["case_id"]: r for r in data["results"]}
+    assert len(by_id) == 14
+    assert by_id["last[aot_eager]"]["outcome"] == "pass"
+    assert by_id["slow[hang]"]["phase"] == "timeout"
+    assert resumed.returncode == 1
