@@ -74,7 +74,7 @@ def main(argv: list[str]) -> int:
         meta, results = loaded
         print_failures(results, fail_on, workspace)
         append_file(env.get("GITHUB_STEP_SUMMARY"), render_markdown(results, meta) + "\n")
-    junit_written = junit if Path(junit).exists() else ""
+    junit_written = junit if loaded is not None and Path(junit).exists() else ""  # not a stale one
     append_file(env.get("GITHUB_OUTPUT"), format_outputs(outputs(results, fail_on, junit_written)))
     return code
 

@@ -1,0 +1,266 @@
+"""The GitHub Action's entrypoint, driven exactly as the runner drives it: a workspace as the working directory,
+inputs as INPUT_* variables, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, `verify-compile action` as a process.
+The log is then read the way the runner reads it, workflow commands, `::stop-commands::` fences and all."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from conftest import REPO, write
+from verify_compile.github import command, escape_data, escape_property, fence, format_outputs, read_input
+from verify_compile.results import CaseResult, dump_json
+
+BACKEND = '''\
+import operator
+
+import torch
+
+
+def mul_to_add(gm, example_inputs):
+    """Wrong on purpose: every multiplication in the graph becomes an addition."""
+    for node in gm.graph.nodes:
+        if node.op == "call_function" and node.target in (operator.mul, torch.mul):
+            node.target = torch.add
+    gm.recompile()
+    return gm.forward
+'''
+
+MODELS = '''\
+def scale(x):
+    return x * 3.0
+
+
+def hostile(x):
+    print("::error file=evil.py,line=1::printed by the model")
+    print("##[set-output name=total;]999")
+    raise RuntimeError("::error::raised by the model\\n::set-output name=total::999\\n::add-mask::x")
+'''
+
+CONFIG = '''\
+version: 1
+defaults:
+  device: cpu
+models:
+  - name: scale
+    function: models.py:scale
+    backends: [aot_eager, backends.py:mul_to_add]
+    inputs:
+      - args: [{shape: [4]}]
+'''
+
+HOSTILE = '''\
+version: 1
+models:
+  - name: first
+    function: models.py:scale
+    inputs:
+      - args: [{shape: [4]}]
+
+  - name: hostile
+    function: models.py:hostile
+    inputs:
+      - args: [{shape: [4]}]
+'''
+
+
+def run_action(workspace: Path, inputs: dict, timeout: float = 300,
+               cmd: list | None = None) -> subprocess.CompletedProcess:
+    """`verify-compile action` with the environment a runner gives a step, nothing inherited from this one."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INPUT_", "GITHUB_"))}
+    env.update(PYTHONPATH=str(REPO / "entrypoint"), GITHUB_ACTIONS="true", CI="true",
+               GITHUB_WORKSPACE=str(workspace), GITHUB_OUTPUT=str(workspace.parent / "output"),
+               GITHUB_STEP_SUMMARY=str(workspace.parent / "summary.md"))
+    for path in ("output", "summary.md"):
+        (workspace.parent / path).write_text("")  # the runner creates both files before the step starts
+    env.update({f"INPUT_{name.upper().replace(' ', '_')}": value for name, value in inputs.items()})
+    exe = shutil.which("verify-compile")
+    cmd = cmd or ([exe, "action"] if exe else [sys.executable, "-m", "verify_compile", "action"])
+    # stderr into stdout, as the runner shows them: one log, so fences must hold across both streams
+    return subprocess.run(cmd, cwd=workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=timeout)
+
+
+def live_commands(log: str) -> list:
+    """The lines a runner would execute as workflow commands: `::name ...::` after leading blanks, or the legacy
+    `##[name ...]` anywhere in a line, except between `::stop-commands::TOKEN` and `::TOKEN::`."""
+    live, token = [], None
+    for line in log.splitlines():
+        if token is not None:
+            if line.strip() == f"::{token}::":
+                token = None
+            continue
+        if line.lstrip().startswith("::") or "##[" in line:
+            live.append(line.strip())
+            if line.lstrip().startswith("::stop-commands::"):
+                token = line.strip()[len("::stop-commands::"):]
+    assert token is None, "a ::stop-commands:: fence is never closed: every later command would be dead"
+    return live
+
+
+def parse_command(line: str) -> tuple:
+    """(name, properties, message) of a `::name k=v,k=v::message` line, unescaped as the runner does."""
+    match = re.fullmatch(r"::([\w-]+)(?: ([^:]*))?::(.*)", line)
+    assert match, f"not a well-formed workflow command: {line!r}"
+
+    def unescape(text: str) -> str:
+        for code, char in (("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","), ("%25", "%")):
+            text = text.replace(code, char)
+        return text
+
+    props = dict(p.split("=", 1) for p in match.group(2).split(",")) if match.group(2) else {}
+    return match.group(1), {k: unescape(v) for k, v in props.items()}, unescape(match.group(3))
+
+
+def read_outputs(path: Path) -> dict:
+    """`$GITHUB_OUTPUT` read the runner's way: `name<<DELIM` ... `DELIM` blocks (or `name=value` lines)."""
+    outputs, lines = {}, path.read_text().split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if "<<" in line:
+            name, delimiter = line.split("<<", 1)
+            end = lines.index(delimiter, i + 1)
+            outputs[name] = "\n".join(lines[i + 1:end])
+            i = end + 1
+        else:
+            if line:
+                name, value = line.split("=", 1)
+                outputs[name] = value
+            i += 1
+    return outputs
+
+
+def make_workspace(tmp_path: Path, config: str) -> Path:
+    workspace = tmp_path / "workspace"
+    write(workspace / "models.py", MODELS)
+    write(workspace / "backends.py", BACKEND)
+    write(workspace / "ci" / "verify.yaml", config.replace("models.py", "../models.py")
+          .replace("backends.py", "../backends.py"))
+    return workspace
+
+
+def test_pass_and_mismatch_reach_outputs_summary_annotations_and_merge(tmp_path):
+    workspace = make_workspace(tmp_path, CONFIG)
+    proc = run_action(workspace, {"config": "ci/verify.yaml", "junit_path": "reports/junit.xml",
+                                  "json_path": "shards/shard-1.json"})
+    assert proc.returncode == 1, proc.stdout  # the mismatch fails the step
+    outputs = read_outputs(tmp_path / "output")
+    assert outputs == {"junit_path": "reports/junit.xml", "total": "2", "passed": "1", "mismatched": "1",
+                       "errored": "0", "skipped": "0", "failed": "1"}
+
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith("## verify-compile: ❌ 2 case(s): 1 pass, 1 mismatch")
+    assert "| scale | ✅" in summary and "| ❌ " in summary
+    assert "<details><summary>❌ scale[mul_to_add]: mismatch" in summary
+
+    commands = [parse_command(c) for c in live_commands(proc.stdout) if not c.startswith("::stop-commands::")]
+    errors = [c for c in commands if c[0] == "error"]
+    assert len(errors) == 1
+    _, props, message = errors[0]
+    assert props["file"] == "ci/verify.yaml" and props["line"] == "5"  # `- name: scale`, relative to the workspace
+    assert props["title"] == "verify-compile: scale[mul_to_add] mismatch"
+    assert "differ" in message
+    assert {c[0] for c in commands} == {"group", "endgroup", "error"}
+
+    junit = ET.parse(workspace / "reports" / "junit.xml").getroot()
+    cases = {c.get("name"): c for c in junit.iter("testcase")}
+    assert set(cases) == {"scale[aot_eager]", "scale[mul_to_add]"}
+    assert cases["scale[mul_to_add]"].find("failure") is not None
+    assert (cases["scale[mul_to_add]"].get("file"), cases["scale[mul_to_add]"].get("line")) == ("ci/verify.yaml", "5")
+
+    # The sharded-matrix recipe's last job: merge the shards' JSON into one report with the same totals.
+    merged = run_action(workspace, {"merge": "shards/*.json", "junit_path": "reports/merged.xml"})
+    assert merged.returncode == 1, merged.stdout
+    assert read_outputs(tmp_path / "output") == {**outputs, "junit_path": "reports/merged.xml"}
+    assert (workspace / "reports" / "merged.xml").is_file()
+
+
+def test_text_from_the_model_cannot_inject_workflow_commands(tmp_path):
+    workspace = make_workspace(tmp_path, HOSTILE)
+    # fail_on by its hyphenated spelling (INPUT_FAIL-ON, as the runner passes an input id `fail-on`): an error
+    # then does not fail the step, and is annotated as a warning
+    proc = run_action(workspace, {"config": "ci/verify.yaml", "backends": "eager", "fail-on": "mismatch",
+                                  "junit_strict": "true"})
+    assert proc.returncode == 0, proc.stdout
+    assert read_outputs(tmp_path / "output")["errored"] == "1"
+
+    # The hostile text is in the log (a user needs to see it), but only inside stop-commands fences.
+    assert "::error file=evil.py,line=1::printed by the model" in proc.stdout
+    assert "##[set-output name=total;]999" in proc.stdout
+    live = live_commands(proc.stdout)
+    commands = [parse_command(c) for c in live if not c.startswith("::stop-commands::")]
+    assert {c[0] for c in commands} == {"group", "endgroup", "warning"}, live
+    (_, props, message), = [c for c in commands if c[0] == "warning"]
+    assert props == {"file": "ci/verify.yaml", "line": "8", "title": "verify-compile: hostile[eager] error in eager"}
+    assert message.startswith("eager: RuntimeError: ::error::raised by the model")  # as data, escaped
+    assert not any("evil.py" in c or "999" in c for c in live if not c.startswith("::warning"))
+
+    junit = ET.parse(workspace / "verify-compile-junit.xml").getroot()  # the default junit_path
+    assert all(c.get("file") is None and c.get("line") is None for c in junit.iter("testcase"))  # strict
+
+
+def test_missing_config_is_a_usage_error(tmp_path):
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    proc = run_action(workspace, {"device": "cpu"})
+    assert proc.returncode == 2
+    assert [parse_command(c)[0] for c in live_commands(proc.stdout)] == ["error"]
+    assert "input 'config' is required" in proc.stdout
+
+
+def test_config_text_in_error_messages_is_fenced(tmp_path):
+    # The CLI's own messages quote the config: here a path with newlines, so a line of the log starts with it.
+    workspace = tmp_path / "workspace"
+    write(workspace / "broken.yaml", 'version: 1\nmodels:\n  - name: a\n'
+                                     '    function: "no.py\\n::error file=evil.py::from the config\\n.py:f"\n')
+    proc = run_action(workspace, {"config": "broken.yaml"})
+    assert proc.returncode == 2, proc.stdout
+    assert "\n::error file=evil.py::from the config\n" in proc.stdout
+    live = [c for c in live_commands(proc.stdout) if not c.startswith("::stop-commands::")]
+    assert [parse_command(c)[0] for c in live] == ["error"] and "evil.py" not in live[0]
+    assert "nothing was run" in (tmp_path / "summary.md").read_text()
+    assert read_outputs(tmp_path / "output")["total"] == "0"
+    assert read_outputs(tmp_path / "output")["junit_path"] == ""
+
+
+def test_merge_needs_no_torch(tmp_path):
+    """The merge job of a sharded matrix installs no torch (mode python + merge): the tool must not import it."""
+    workspace = tmp_path / "workspace"
+    write(workspace / "ci" / "verify.yaml", CONFIG)
+    for shard, outcome in ((1, "pass"), (2, "skip")):
+        result = CaseResult(case_id=f"m{shard}[inductor]", index=shard, model=f"m{shard}", backend="inductor",
+                            config="ci/verify.yaml", line=4 + shard, outcome=outcome)
+        write(workspace / f"shard-{shard}.json", dump_json([result], {"shard": f"{shard}/2"}))
+    no_torch = ("import sys; sys.modules['torch'] = None; from verify_compile.cli import main; "
+                "sys.exit(main(['action']))")
+    proc = run_action(workspace, {"merge": "shard-*.json"}, cmd=[sys.executable, "-c", no_torch])
+    assert proc.returncode == 0, proc.stdout
+    outputs = read_outputs(tmp_path / "output")
+    assert (outputs["total"], outputs["passed"], outputs["skipped"]) == ("2", "1", "1")
+
+
+def test_workflow_command_helpers():
+    assert escape_data("100%\r\nnext") == "100%25%0D%0Anext"
+    assert escape_property("a:b,c%") == "a%3Ab%2Cc%25"
+    line = command("error", "bad\n::set-output name=x::y", file="c,1.yaml", line=3, title="t: x")
+    assert line == "::error file=c%2C1.yaml,line=3,title=t%3A x::bad%0A::set-output name=x::y"
+    assert parse_command(line) == ("error", {"file": "c,1.yaml", "line": "3", "title": "t: x"},
+                                   "bad\n::set-output name=x::y")
+    fenced = fence("::error::x\n##[error]y")
+    assert live_commands(fenced) == [fenced.splitlines()[0]]
+    assert read_input({"INPUT_FAIL-ON": " error "}, "fail_on") == "error"
+    assert read_input({"INPUT_FAIL_ON": "mismatch"}, "fail_on") == "mismatch"
+    assert read_input({}, "junit_path", "x.xml") == "x.xml"
+
+
+def test_outputs_survive_values_that_look_like_delimiters(tmp_path):
+    path = tmp_path / "output"
+    value = "line one\nEOF\nghadelimiter_1234\nname<<EOF"
+    path.write_text(format_outputs({"a": value, "b": 7}))
+    assert read_outputs(path) == {"a": value, "b": "7"}

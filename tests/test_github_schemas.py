@@ -1,0 +1,74 @@
+"""The action, the workflows (the example one, and every full workflow in the action's docs) and the Dockerfile
+pass the validators GitHub users reach for: check-jsonschema's GitHub schemas and hadolint."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import REPO
+
+WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.y*ml"))
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    if not path:
+        pytest.skip(f"{name} is not installed (pip install -e '.[test]' provides it)")
+    return path
+
+
+def check(*cmd: str) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_action_matches_the_github_actions_schema():
+    check(tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", str(REPO / "action.yml"))
+
+
+def test_workflows_match_the_github_workflows_schema():
+    assert WORKFLOWS, "the example workflow is missing"
+    check(tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS))
+
+
+def test_workflows_in_the_docs_match_the_schema(tmp_path):
+    blocks = re.findall(r"```yaml\n(.*?)```", (REPO / "docs" / "action.md").read_text(), re.S)
+    workflows = [b for b in blocks if re.search(r"^jobs:", b, re.M)]
+    assert workflows, "docs/action.md shows no complete workflow"
+    paths = []
+    for i, text in enumerate(workflows):
+        paths.append(tmp_path / f"doc-{i}.yml")
+        paths[-1].write_text(text)
+    check(tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, paths))
+
+
+def test_every_action_input_reaches_the_step():
+    """An input that is declared but not passed on (or the reverse) is silently ignored; catch both."""
+    import yaml
+
+    action = yaml.safe_load((REPO / "action.yml").read_text())
+    (step,) = action["runs"]["steps"]
+    passed = {m.lower() for m in re.findall(r"\$\{\{ inputs\.(\w+) \}\}", str(step["env"]))}
+    assert passed == set(action["inputs"])
+    assert "${{" not in step["run"], "inputs must reach the script through env, never inside run:"
+    assert set(action["outputs"]) >= {"junit_path", "total", "passed", "mismatched", "errored", "skipped"}
+    # docker mode hands every INPUT_ variable on to the container by name
+    forwarded = re.search(r"for name in (.*?); do", step["run"], re.S).group(1).replace("\\", " ").split()
+    assert {f"INPUT_{n}" for n in forwarded} == {k for k in step["env"] if k.startswith("INPUT_")}
+
+
+def test_merge_installs_the_dependencies_but_torch():
+    """mode python + merge installs the tool --no-deps and then its dependencies by hand: keep them in step."""
+    tomllib = pytest.importorskip("tomllib")
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    run = (REPO / "action.yml").read_text()
+    line = next(line for line in run.splitlines() if "pyyaml" in line and "pip install" in line)
+    assert set(re.findall(r'"([A-Za-z][\w.-]*[<>=!~][^"]*)"', line)) == {d for d in deps if not d.startswith("torch")}
+
+
+def test_dockerfile_passes_hadolint():
+    check(tool("hadolint"), str(REPO / "Dockerfile"))
