@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 
 from verify_compile import __version__
 from verify_compile import results as R
+from verify_compile.baseline import apply_baseline, load_baseline, save_baseline
 from verify_compile.cases import expand, parse_shard, select, shard
 from verify_compile.config import backends_from_cli, load_config
 from verify_compile.errors import USAGE_EXIT, ConfigError, ConfigErrors
@@ -61,6 +62,10 @@ def _add_report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="PATH", help="write every case's full record as JSON")
     p.add_argument("--markdown", metavar="PATH", help="write a Markdown summary")
     p.add_argument("--html", metavar="PATH", help="write a self-contained HTML report")
+    p.add_argument("--baseline", metavar="FILE",
+                   help="expected outcome per case (YAML or CSV): known failures pass, regressions and "
+                        "improvements fail")
+    p.add_argument("--update-baseline", action="store_true", help="rewrite --baseline FILE from this run")
     p.add_argument("--fail-on", default=",".join(R.DEFAULT_FAIL_ON), metavar="OUTCOMES",
                    help=f"comma-separated outcomes that fail the run (default: %(default)s; "
                         f"choices: {', '.join(OUTCOMES_FOR_FAIL_ON)})")
@@ -108,7 +113,19 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * scale)
 
 
+def _baseline(args: argparse.Namespace) -> Optional[dict]:
+    """The baseline to judge against, read before anything runs so a bad file costs nothing."""
+    if args.update_baseline and not args.baseline:
+        raise ConfigError("--update-baseline needs --baseline FILE")
+    if not args.baseline or args.update_baseline:
+        return None
+    if not Path(args.baseline).is_file():
+        raise ConfigError("baseline file not found", args.baseline, hint="create it with --update-baseline")
+    return load_baseline(args.baseline)
+
+
 def run_command(args: argparse.Namespace, fail_on: tuple) -> int:
+    baseline = _baseline(args)
     errors, configs = [], []
     for path in args.configs:
         try:
@@ -147,10 +164,11 @@ def run_command(args: argparse.Namespace, fail_on: tuple) -> int:
         raise ConfigError(str(e)) from None
     finally:
         progress.close()
-    return finish(report.results, report.meta, args, fail_on, report.interrupted, report.journal)
+    return finish(report.results, report.meta, args, fail_on, baseline, report.interrupted, report.journal)
 
 
 def merge_command(args: argparse.Namespace, fail_on: tuple) -> int:
+    baseline = _baseline(args)
     merged: dict = {}
     meta: dict = {}
     for path in args.inputs:
@@ -166,11 +184,17 @@ def merge_command(args: argparse.Namespace, fail_on: tuple) -> int:
                 raise ConfigError(f"case '{r.case_id}' appears in two results files", path,
                                   hint="merge each shard's results once")
             merged[r.case_id] = r
-    return finish(sorted(merged.values(), key=lambda r: r.index), meta, args, fail_on)
+    return finish(sorted(merged.values(), key=lambda r: r.index), meta, args, fail_on, baseline)
 
 
-def finish(results: list, meta: dict, args: argparse.Namespace, fail_on: tuple,
+def finish(results: list, meta: dict, args: argparse.Namespace, fail_on: tuple, baseline: Optional[dict] = None,
            interrupted: Optional[int] = None, journal: Optional[str] = None) -> int:
+    if args.update_baseline and not interrupted:
+        count = save_baseline(args.baseline, results)
+        print(f"verify-compile: wrote the baseline of {count} case(s) to {args.baseline}", file=sys.stderr)
+        baseline = load_baseline(args.baseline)
+    if baseline is not None:
+        results = apply_baseline(results, baseline)
     write_reports(results, meta, junit=args.junit, junit_file_line=args.junit_file_line, json_path=args.json,
                   markdown=args.markdown, html=args.html)
     print(summary_table(results))

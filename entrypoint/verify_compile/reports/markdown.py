@@ -69,6 +69,8 @@ def _result_cell(r: CaseResult) -> str:
         parts.append(_cell(r.phase or "error"))
     elif r.outcome not in (R.PASS,):
         parts.append(r.outcome)
+    if r.baseline and r.baseline.get("status") != "unchanged":
+        parts.append(f"_{r.baseline['status']}_")
     if r.compile_time:
         parts.append(f"{r.compile_time:.1f}s")
     if r.perf and r.perf.speedup:

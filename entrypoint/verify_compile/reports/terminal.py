@@ -7,6 +7,7 @@ import time
 from typing import Iterable, Optional, TextIO
 
 from verify_compile import results as R
+from verify_compile.baseline import baseline_counts
 from verify_compile.results import CaseResult, counts
 
 _LABELS = {R.PASS: "PASS", R.MISMATCH: "MISMATCH", R.ERROR: "ERROR", R.SKIP: "SKIP", R.FLAKY: "FLAKY",
@@ -93,9 +94,13 @@ def summary_table(results: Iterable[CaseResult]) -> str:
 
 
 def totals_line(results: Iterable[CaseResult]) -> str:
+    results = list(results)
     c = counts(results)
     parts = [f"{n} {outcome}" for outcome, n in c.items() if n]
-    return f"{sum(c.values())} case(s): " + (", ".join(parts) if parts else "none")
+    line = f"{sum(c.values())} case(s): " + (", ".join(parts) if parts else "none")
+    if any(r.baseline for r in results):
+        line += "; against the baseline: " + ", ".join(f"{n} {s}" for s, n in baseline_counts(results).items())
+    return line
 
 
 def _speed(r: CaseResult) -> str:

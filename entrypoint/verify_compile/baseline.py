@@ -1,0 +1,162 @@
+"""The expected-results baseline a team commits next to its config, and how a run is judged against it.
+
+Like PyTorch's own CI: a case that matches its baseline is fine even when it is a known failure; a new failure
+fails; an improvement (a known failure that now passes, or fewer graph breaks/recompiles) also fails until the
+baseline is updated, so the gain is locked in. Cases missing from the baseline are new.
+
+Format (YAML, or CSV with the same columns when the file ends in .csv):
+    version: 1
+    cases:
+      mlp[inductor]: {outcome: pass, graph_breaks: 0, recompiles: 0}
+      toy[inductor]: {outcome: mismatch}
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+from pathlib import Path
+from typing import Iterable
+
+import yaml
+
+from verify_compile import results as R
+from verify_compile.errors import ConfigError
+from verify_compile.results import CaseResult
+from verify_compile.yamlload import LocDict, load_yaml
+
+REGRESSED, IMPROVED, UNCHANGED, NEW = "regressed", "improved", "unchanged", "new"
+_TRACKED = ("graph_breaks", "recompiles")  # compile health, where fewer is better
+
+
+def load_baseline(path: str) -> dict:
+    """Expected entries by case id; ConfigError (file:line) for a malformed file."""
+    p = Path(path)
+    if p.suffix == ".csv":
+        return _load_csv(p)
+    data = load_yaml(p)
+    if not isinstance(data, LocDict) or data.get("version") != 1 or not isinstance(data.get("cases", {}), dict):
+        raise ConfigError("a baseline is 'version: 1' and 'cases: {case id: {outcome: ...}}'", str(p),
+                          getattr(data, "line", 1), "write one with --update-baseline")
+    cases = data.get("cases") or LocDict()
+    out = {}
+    for case_id, entry in cases.items():
+        line = cases.line_of(case_id) if isinstance(cases, LocDict) else None
+        out[str(case_id)] = _entry(entry, str(p), line)
+    return out
+
+
+def _load_csv(p: Path) -> dict:
+    try:
+        rows = list(csv.DictReader(io.StringIO(p.read_text(encoding="utf-8"))))
+    except OSError as e:
+        raise ConfigError(f"cannot read baseline: {e.strerror}", str(p)) from None
+    out = {}
+    for number, row in enumerate(rows, start=2):
+        if not row.get("case"):
+            raise ConfigError("each row needs a 'case' column", str(p), number, "columns: case,outcome,graph_breaks")
+        entry = {k: v for k, v in row.items() if k != "case" and v not in (None, "")}
+        out[row["case"]] = _entry(entry, str(p), number)
+    return out
+
+
+def _entry(entry: object, file: str, line: object) -> dict:
+    if not isinstance(entry, dict) or entry.get("outcome") not in R.OUTCOMES:
+        raise ConfigError(f"a baseline entry needs 'outcome:' (one of {', '.join(R.OUTCOMES)})", file, line)
+    out = {"outcome": entry["outcome"]}
+    for key in _TRACKED:
+        if entry.get(key) is not None:
+            try:
+                out[key] = int(entry[key])
+            except (TypeError, ValueError):
+                raise ConfigError(f"'{key}' must be an integer", file, line) from None
+    return out
+
+
+def snapshot(results: Iterable[CaseResult]) -> dict:
+    """The baseline that the given results would match exactly."""
+    out = {}
+    for r in sorted(results, key=lambda r: r.index):
+        entry = {"outcome": r.outcome}
+        if r.outcome == R.PASS and r.health:
+            entry.update(graph_breaks=r.health.graph_breaks, recompiles=r.health.recompiles)
+        out[r.case_id] = entry
+    return out
+
+
+def save_baseline(path: str, results: Iterable[CaseResult]) -> int:
+    entries = snapshot(results)
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if p.suffix == ".csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=["case", "outcome", *_TRACKED], lineterminator="\n")
+        writer.writeheader()
+        for case_id, entry in entries.items():
+            writer.writerow({"case": case_id, **entry})
+        p.write_text(buf.getvalue(), encoding="utf-8")
+    else:
+        header = "# verify-compile baseline: the expected outcome of each case. Rewrite with --update-baseline.\n"
+        p.write_text(header + yaml.safe_dump({"version": 1, "cases": entries}, sort_keys=False, width=120),
+                     encoding="utf-8")
+    return len(entries)
+
+
+def apply_baseline(results: Iterable[CaseResult], baseline: dict) -> list:
+    """Copies of the results judged against the baseline: each gets `baseline = {status, expected}`; a known
+    failure becomes xfail, an improvement xpass, a health regression of a passing case a gate failure."""
+    return [_judge(dataclasses.replace(r), baseline.get(r.case_id)) for r in results]
+
+
+def _judge(r: CaseResult, expected: dict | None) -> CaseResult:
+    if expected is None:
+        r.baseline = {"status": NEW, "expected": None}
+        return r
+    r.baseline = {"status": UNCHANGED, "expected": expected["outcome"]}
+    actual, wanted = r.outcome, expected["outcome"]
+    if actual == wanted == R.PASS:
+        worse, better = _health_changes(r, expected)
+        if worse:
+            r.baseline["status"] = REGRESSED
+            r.outcome, r.message = R.GATE, "regressed against the baseline: " + "; ".join(worse)
+        elif better:
+            r.baseline["status"] = IMPROVED
+            r.outcome = R.XPASS
+            r.message = "improved against the baseline: " + "; ".join(better) + ": update the baseline"
+    elif actual == wanted:
+        if actual in (R.MISMATCH, R.ERROR, R.GATE, R.XPASS):
+            r.message = f"known {actual} (baseline): {r.message}"
+            r.outcome = R.XFAIL
+    elif actual == R.PASS or (actual in (R.XFAIL, R.SKIP) and wanted in (R.MISMATCH, R.ERROR, R.GATE)):
+        r.baseline["status"] = IMPROVED
+        r.message = f"improved: the baseline expects {wanted}, now {actual}: update the baseline"
+        r.outcome = R.XPASS
+    else:
+        r.baseline["status"] = REGRESSED
+        r.message = f"regressed: the baseline expects {wanted}, now {actual}: {r.message}"
+        if actual in (R.SKIP, R.FLAKY, R.XFAIL):  # a silent change of outcome must not pass unseen
+            r.outcome = R.GATE
+    return r
+
+
+def _health_changes(r: CaseResult, expected: dict) -> tuple:
+    worse, better = [], []
+    for key in _TRACKED:
+        if key not in expected or r.health is None:
+            continue
+        now, before = getattr(r.health, key), expected[key]
+        label = key.replace("_", " ")
+        if now > before:
+            worse.append(f"{now} {label} where the baseline has {before}")
+        elif now < before:
+            better.append(f"{now} {label} where the baseline has {before}")
+    return worse, better
+
+
+def baseline_counts(results: Iterable[CaseResult]) -> dict:
+    out = dict.fromkeys((REGRESSED, IMPROVED, UNCHANGED, NEW), 0)
+    for r in results:
+        if r.baseline:
+            out[r.baseline["status"]] += 1
+    return out
