@@ -34,14 +34,15 @@ RUN apt-get update \
        then apt-get install -y --no-install-recommends python3-dev; fi \
     && rm -rf /var/lib/apt/lists/*
 
-# torch first, in its own layer: it is by far the largest and changes least often.
+# torch first, in its own layer: it is by far the largest and changes least often. numpy is not a torch dependency,
+# but without it torch warns "Failed to initialize NumPy" in every run, and most models' code wants it anyway.
 RUN case "$TORCH_VARIANT" in \
       cuda) index="$TORCH_INDEX_URL" ;; \
       cpu) index="${TORCH_INDEX_URL:-https://download.pytorch.org/whl/cpu}" ;; \
       *) echo "TORCH_VARIANT must be cuda or cpu, not '$TORCH_VARIANT'" >&2; exit 1 ;; \
     esac; \
     if [ -n "$index" ]; then export PIP_INDEX_URL="$index"; fi; \
-    pip install --no-cache-dir "torch==${TORCH_VERSION}"
+    pip install --no-cache-dir "torch==${TORCH_VERSION}" "numpy<3"
 
 COPY pyproject.toml /tmp/verify-compile/
 COPY entrypoint /tmp/verify-compile/entrypoint

@@ -12,6 +12,8 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import yaml
+
 from conftest import REPO, write
 from verify_compile.github import command, escape_data, escape_property, fence, format_outputs, read_input
 from verify_compile.results import CaseResult, dump_json
@@ -227,6 +229,47 @@ def test_config_text_in_error_messages_is_fenced(tmp_path):
     assert "nothing was run" in (tmp_path / "summary.md").read_text()
     assert read_outputs(tmp_path / "output")["total"] == "0"
     assert read_outputs(tmp_path / "output")["junit_path"] == ""
+
+
+def run_action_yml(workspace: Path, inputs: dict, path: str) -> subprocess.CompletedProcess:
+    """action.yml's own step script, as the runner runs a composite step: its `env:` with `${{ inputs.x }}`
+    filled in (defaults, then `inputs`), GITHUB_ACTION_PATH at this repository, the workspace as cwd."""
+    action = yaml.safe_load((REPO / "action.yml").read_text())
+    values = {name: str(spec.get("default", "")) for name, spec in action["inputs"].items()} | inputs
+    (step,) = action["runs"]["steps"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INPUT_", "GITHUB_", "PYTHON"))}
+    env.update({k: re.sub(r"\$\{\{ inputs\.(\w+) \}\}", lambda m: values[m.group(1)], str(v))
+                for k, v in step["env"].items()})
+    env.update(PATH=f"{path}:{env['PATH']}", GITHUB_ACTION_PATH=str(REPO), GITHUB_WORKSPACE=str(workspace),
+               GITHUB_OUTPUT=str(workspace.parent / "output"), GITHUB_STEP_SUMMARY=str(workspace.parent / "summary.md"))
+    for name in ("output", "summary.md"):
+        (workspace.parent / name).write_text("")
+    return subprocess.run(["bash", "-c", step["run"]], cwd=workspace, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=600)
+
+
+def test_action_yml_python_mode_keeps_the_jobs_torch(tmp_path):
+    """mode python installs the tool into the job's Python (a venv that sees this torch) without touching torch,
+    runs, and in a merge job installs no torch at all."""
+    import torch
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    workspace = make_workspace(tmp_path, CONFIG)
+    proc = run_action_yml(workspace, {"mode": "python", "config": "ci/verify.yaml", "json_path": "shard-1.json"},
+                          str(venv / "bin"))
+    assert proc.returncode == 1, proc.stdout  # the mismatch
+    assert f"Requirement already satisfied: torch=={torch.__version__}" in proc.stdout
+    assert read_outputs(tmp_path / "output")["mismatched"] == "1"
+    assert [parse_command(c)[0] for c in live_commands(proc.stdout) if c.startswith("::error")] == ["error"]
+    lib = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    assert (lib / "verify_compile").is_dir() and not (lib / "torch").exists()
+
+    merged = run_action_yml(workspace, {"mode": "python", "merge": "shard-*.json"}, str(venv / "bin"))
+    assert merged.returncode == 1, merged.stdout
+    install_log = merged.stdout.split("::endgroup::")[0]
+    assert "Processing" in install_log and "torch" not in install_log
+    assert read_outputs(tmp_path / "output")["total"] == "2"
 
 
 def test_merge_needs_no_torch(tmp_path):
