@@ -15,20 +15,22 @@ _MAX_REPEATS = 20
 _BUDGET_S = 1.0  # per side: measuring must not dominate a case's time
 
 
-def measure(eager: Callable[[], object], compiled: Callable[[], object], device: torch.device) -> Perf:
+def measure(eager: Callable[[], object], compiled: Callable[[], object], device: torch.device,
+            grad: bool = False) -> Perf:
+    """Forward latency in the grad mode the case was verified in: another mode would recompile."""
     cuda = device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
-    eager_s = _median_seconds(eager, cuda)
-    compiled_s = _median_seconds(compiled, cuda)
+    eager_s = _median_seconds(eager, cuda, grad)
+    compiled_s = _median_seconds(compiled, cuda, grad)
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None
     return Perf(eager_ms=eager_s * 1e3, compiled_ms=compiled_s * 1e3,
                 speedup=eager_s / compiled_s if compiled_s > 0 else None, peak_memory_mb=peak)
 
 
-def _median_seconds(fn: Callable[[], object], cuda: bool) -> float:
+def _median_seconds(fn: Callable[[], object], cuda: bool, grad: bool) -> float:
     sync: Optional[Callable[[], None]] = torch.cuda.synchronize if cuda else None
-    with torch.no_grad():
+    with torch.set_grad_enabled(grad):
         for _ in range(_WARMUP):
             fn()
         samples = []

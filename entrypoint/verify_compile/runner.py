@@ -115,7 +115,7 @@ def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[
         eager_target = ref.fresh_module() if ref.module is not None else ref.fn
         try:
             result.perf = measure(lambda: eager_target(*args, **kwargs), lambda: compiled(*args, **kwargs),
-                                  ref.device)
+                                  ref.device, grad=spec.train)
         except Exception as e:  # timing is extra information: it never changes the verdict
             result.notes.append(f"latency not measured ({exception_summary(e)})")
 

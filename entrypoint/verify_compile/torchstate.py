@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import sys
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -54,8 +55,10 @@ class TorchState:
     def restore(self) -> None:
         torch._dynamo.reset()
         counters.clear()
-        torch._inductor.config.load_config(self.inductor_config)
-        torch._dynamo.config.load_config(self.dynamo_config)
+        with warnings.catch_warnings():  # load_config re-sets deprecated keys, each with a FutureWarning
+            warnings.simplefilter("ignore")
+            torch._inductor.config.load_config(self.inductor_config)
+            torch._dynamo.config.load_config(self.dynamo_config)
         torch.set_default_dtype(self.default_dtype)
         torch.set_grad_enabled(self.grad_enabled)
         torch.set_num_threads(self.num_threads)
