@@ -11,13 +11,15 @@ each call exactly as verify-compile did. Files next to this script:
   eager.pt, compiled.pt what verify-compile saw on the failing call, leaf by leaf
   case.json, env.json   the exact config entry, and the environment it ran in
   src/, config/         copies of the model and backend sources, and of the config file
-The comparison is a plain allclose with the case's tolerance, at least as strict as verify-compile's own verdict.
+The verdict is verify-compile's own when it is importable (the case's tolerance, then a float64 reference for
+close calls); without it, a plain allclose with the case's tolerance, which is at least as strict.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import importlib
 import importlib.util
 import json
@@ -33,7 +35,6 @@ import torch._dynamo.config
 import torch._inductor.config
 
 HERE = Path(__file__).resolve().parent
-sys.dont_write_bytecode = True  # importing the copied sources must not add __pycache__ folders to the bundle
 
 # ---- the case: written by verify-compile ----
 CASE: dict = {}
@@ -47,11 +48,14 @@ def main() -> int:
     parser.add_argument("--bisect", action="store_true",
                         help="find the first bad backend stage / subsystem with CompilerBisector; prints JSON")
     args = parser.parse_args()
+    sys.dont_write_bytecode = True  # importing the copied sources must not add __pycache__ folders to the bundle
     configure()
     if args.bisect:
         return bisect()
     print(f"{CASE['case_id']}: {CASE['target']} under torch.compile(backend={CASE['backend']!r}), "
           f"{len(CASE['seeds'])} call(s), torch {torch.__version__}")
+    print("verdict: " + ("verify-compile's (tolerance, then float64 arbitration)" if verdict() else
+                         "allclose with the case's tolerance (verify-compile is not installed)"))
     if reproduce(verbose=True):
         print("MISMATCH REPRODUCED")
         return 1
@@ -79,9 +83,7 @@ def configure() -> None:
 
 def reproduce(verbose: bool) -> bool:
     """Run eager, then the compiled model, over the saved input sets; True when some call disagrees."""
-    input_sets = [to_device(s) for s in load("inputs.pt")]
-    model, fn = build()
-    eager = [observe(fn, model, args, kwargs, seed) for (args, kwargs), seed in zip(input_sets, CASE["seeds"])]
+    sets, eager = input_sets(), eager_observations()
     if verbose:
         seen = load("eager.pt")
         drift = differences(seen, eager[-1], keys=[k for k, v in seen.items() if isinstance(v, torch.Tensor)])
@@ -90,16 +92,72 @@ def reproduce(verbose: bool) -> bool:
             print("\n".join(f"  {d}" for d in drift))
     model, fn = build()
     compiled = torch.compile(fn, **compile_kwargs())
-    for i, ((args, kwargs), seed) in enumerate(zip(input_sets, CASE["seeds"])):
-        diffs = differences(eager[i], observe(compiled, model, args, kwargs, seed))
+    for i, ((args, kwargs), seed) in enumerate(zip(sets, CASE["seeds"])):
+        diffs = differences(eager[i], observe(compiled, model, args, kwargs, seed), fp64=functools.partial(fp64, i))
         if diffs:
             if verbose:
-                print(f"call {i + 1} of {len(input_sets)} ({CASE['labels'][i]}): {len(diffs)} difference(s)")
+                print(f"call {i + 1} of {len(sets)} ({CASE['labels'][i]}): {len(diffs)} difference(s)")
                 print("\n".join(f"  {d}" for d in diffs))
             return True
         if verbose:
-            print(f"call {i + 1} of {len(input_sets)} ({CASE['labels'][i]}): eager and compiled agree")
+            print(f"call {i + 1} of {len(sets)} ({CASE['labels'][i]}): eager and compiled agree")
     return False
+
+
+# Inputs, eager and float64 results do not depend on the backend: computed once, also across bisection steps.
+
+@functools.cache
+def input_sets() -> list:
+    return [to_device(s) for s in load("inputs.pt")]
+
+
+@functools.cache
+def eager_observations() -> list:
+    model, fn = build()
+    return [observe(fn, model, args, kwargs, seed) for (args, kwargs), seed in zip(input_sets(), CASE["seeds"])]
+
+
+@functools.cache
+def float64_observations() -> Optional[list]:
+    """The same calls in float64: verify-compile's arbiter when eager and compiled are close but not within
+    tolerance. None when the model cannot run in float64."""
+    try:
+        model, fn = build()
+        if model is not None:
+            model.to(torch.float64)
+        sets = [tree_map(s, lambda t: t.detach().double().requires_grad_(t.requires_grad)
+                         if t.is_floating_point() else t) for s in input_sets()]
+        return [observe(fn, model, args, kwargs, seed) for (args, kwargs), seed in zip(sets, CASE["seeds"])]
+    except Exception as e:
+        print(f"note: no float64 reference ({type(e).__name__}: {e})", file=sys.stderr)
+        return None
+
+
+def fp64(call: int, where: str) -> Any:
+    runs = float64_observations()
+    return runs[call].get(where, MISSING) if runs is not None else MISSING
+
+
+MISSING = object()  # no float64 counterpart
+
+
+@functools.cache
+def verdict() -> Optional[Callable]:
+    """verify-compile's tensor verdict, when it is installed."""
+    try:
+        from verify_compile import compare
+        from verify_compile.spec import Tolerance
+    except ImportError:
+        return None
+    tolerance = Tolerance(**CASE["tolerance"])
+
+    def judge(where: str, a: torch.Tensor, b: torch.Tensor, reference: Callable[[], Any]) -> Optional[str]:
+        def lookup() -> Any:
+            value = reference()
+            return compare.MISSING if value is MISSING else value
+        mismatch = compare.compare_tensors(where, a, b, tolerance, lookup)
+        return None if mismatch is None else mismatch.summary
+    return judge
 
 
 def bisect() -> int:
@@ -225,29 +283,34 @@ def flatten(value: Any, where: str, out: dict) -> None:
         out[where] = value
 
 
-def differences(expected: dict, actual: dict, keys: Optional[list] = None) -> list:
+def differences(expected: dict, actual: dict, keys: Optional[list] = None,
+                fp64: Callable[[str], Any] = lambda where: MISSING) -> list:
     """One line per leaf of `actual` that is not an acceptable version of `expected`'s."""
     found = []
     for where in keys if keys is not None else list(expected) + [k for k in actual if k not in expected]:
         a, b = expected.get(where, "<missing>"), actual.get(where, "<missing>")
         if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
-            problem = compare_tensors(a, b)
+            problem = compare_tensors(where, a, b, functools.partial(fp64, where))
         elif isinstance(a, float) and isinstance(b, float):
-            problem = compare_tensors(torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64))
+            problem = compare_tensors(where, torch.tensor(a, dtype=torch.float64),
+                                      torch.tensor(b, dtype=torch.float64), lambda: MISSING)
         elif type(a) is not type(b) or a != b:
-            problem = f"compiled gives {short(b)} where eager gives {short(a)}"
+            problem = f"{where}: compiled gives {short(b)} where eager gives {short(a)}"
         else:
             problem = None
         if problem:
-            found.append(f"{where}: {problem}")
+            found.append(problem)
     return found
 
 
-def compare_tensors(a: torch.Tensor, b: torch.Tensor) -> Optional[str]:
+def compare_tensors(where: str, a: torch.Tensor, b: torch.Tensor, reference: Callable[[], Any]) -> Optional[str]:
+    judge = verdict()
+    if judge is not None:
+        return judge(where, a, b, reference)
     if a.shape != b.shape:
-        return f"shape {list(b.shape)} where eager gives {list(a.shape)}"
+        return f"{where}: shape {list(b.shape)} where eager gives {list(a.shape)}"
     if a.dtype != b.dtype:
-        return f"dtype {b.dtype} where eager gives {a.dtype}"
+        return f"{where}: dtype {b.dtype} where eager gives {a.dtype}"
     if a.numel() == 0:
         return None
     b = b.to(a.device)
@@ -270,7 +333,7 @@ def compare_tensors(a: torch.Tensor, b: torch.Tensor) -> Optional[str]:
     flat = int(excess.reshape(-1).nan_to_num(nan=math.inf).argmax())
     index = [int(i) for i in torch.unravel_index(torch.tensor(flat), a.shape)] if a.dim() else []
     worst = f"[{', '.join(map(str, index))}]" if index else "(scalar)"
-    return (f"{int(bad.sum())} of {a.numel()} element(s) differ; worst at {worst}: "
+    return (f"{where}: {int(bad.sum())} of {a.numel()} element(s) differ; worst at {worst}: "
             f"eager {float(a64.reshape(-1)[flat]):.6g}, compiled {float(b64.reshape(-1)[flat]):.6g}; "
             f"max abs err {float(err[bad].max()):.3g} (atol {atol:g}, rtol {rtol:g})")
 
