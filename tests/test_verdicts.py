@@ -23,7 +23,7 @@ CORRECT = [
     "mlp[eager]", "mlp[aot_eager]", "mlp_one_set[aot_eager]", "seed[aot_eager]",
     "dropout[eager]", "dropout[aot_eager]",  # dropout is not a false alarm: RNG reset before every run
     "conv_bn[aot_eager]", "running_mean[aot_eager]", "add_inplace[aot_eager]",
-    "dict_out[aot_eager]", "dataclass_out[aot_eager]", "namedtuple_out[aot_eager]", "hf_out[aot_eager]",
+    "dict_out[aot_eager]", "dataclass_out[aot_eager]", "namedtuple_out[aot_eager]", "hf_out[aot_eager]", "cache_out[aot_eager]",
     "wide[aot_eager]", "wide_bf16[aot_eager]", "train_mlp[aot_eager]",
     # more accurate than eager (computes in float64): closer to the float64 reference, so not a mismatch
     "mlp[upcast]", "wide_bf16[upcast]", "deep_bf16[upcast]",
@@ -52,6 +52,7 @@ WRONG = {
     "dataclass_out[mul_to_add]": ("output.logits", "output.logits"),
     "namedtuple_out[mul_to_add]": ("output.first", "output.first"),
     "hf_out[mul_to_add]": ("output['logits']", "output['logits']"),
+    "cache_out[mul_to_add]": ("output[0]", "output[1].keys[0]"),
     "wide[one_wrong_element]": ("output", "1 of 64000 element(s) differ"),
     "wide_bf16[one_wrong_element]": ("output", "worst at [63, 999]"),
     "train_mlp[wrong_grad]": ("grad fc1.bias", "grad fc1.weight"),
@@ -134,4 +135,4 @@ def test_silent_fallback_is_visible_in_health(verdicts):
 
 def test_one_case_failing_never_stops_the_others(verdicts):
     # the config holds broken imports, crashing backends and eager failures: every case still has a result
-    assert len(verdicts) == 47
+    assert len(verdicts) == 49

@@ -47,6 +47,8 @@ def exception_summary(e: BaseException, limit: int = 500) -> str:
     """`Type: first line`, skipping a first line that only introduces the next (as dynamo's wrappers do)."""
     lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
     text = lines[0] if lines else ""
-    if text.endswith(":") and len(lines) > 1:
-        text = f"{text} {lines[1]}"
+    for line in lines[1:4]:
+        if not text.endswith(":"):
+            break
+        text = f"{text} {line}"
     return f"{type(e).__name__}: {text[:limit]}" if text else type(e).__name__
