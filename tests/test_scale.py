@@ -145,3 +145,19 @@ def test_sigterm_leaves_a_valid_partial_report_and_resume_finishes(tmp_path, jun
     assert by_id["last[aot_eager]"]["outcome"] == "pass"
     assert by_id["slow[hang]"]["phase"] == "timeout"
     assert resumed.returncode == 1
+
+
+def test_sigint_writes_every_report_and_exits_130(tmp_path, junit_schema):
+    for name in ("models.py", "backends.py"):
+        shutil.copy(FIXTURES / name, tmp_path / name)
+    write(tmp_path / "cfg.yaml", "version: 1\nmodels:\n  - name: slow\n    function: models.py:relu_model\n"
+          "    device: cpu\n    inputs: [{args: [{shape: [4]}]}]\n    backends: [backends.py:hang]\n")
+    proc = _start(tmp_path, "cfg.yaml", "--junit", "r.xml", "--json", "r.json", "--markdown", "r.md")
+    time.sleep(6)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    junit_schema.validate(str(tmp_path / "r.xml"))
+    result = json.loads((tmp_path / "r.json").read_text())["results"][0]
+    assert result["outcome"] == "error" and result["phase"] == "interrupted" and "SIGINT" in result["message"]
+    assert (tmp_path / "r.md").is_file()
