@@ -187,7 +187,7 @@ def test_text_from_the_model_cannot_inject_workflow_commands(tmp_path):
     workspace = make_workspace(tmp_path, HOSTILE)
     # fail_on by its hyphenated spelling (INPUT_FAIL-ON, as the runner passes an input id `fail-on`): an error
     # then does not fail the step, and is annotated as a warning
-    proc = run_action(workspace, {"config": "ci/verify.yaml", "backends": "eager", "fail-on": "mismatch",
+    proc = run_action(workspace, {"config": "ci/*.yaml", "backends": "eager", "fail-on": "mismatch",
                                   "junit_strict": "true"})
     assert proc.returncode == 0, proc.stdout
     assert read_outputs(tmp_path / "output")["errored"] == "1"

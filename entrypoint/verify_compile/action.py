@@ -84,10 +84,9 @@ def build_args(env: Mapping[str, str], extra: list[str]) -> tuple:
     junit = read_input(env, "junit_path", DEFAULT_JUNIT)
     merge = read_input(env, "merge")
     if merge:
-        files = sorted({f for pattern in shlex.split(merge) for f in (glob.glob(pattern) or [pattern])})
-        args = ["merge", *files]
+        args = ["merge", *_paths(merge)]
     else:
-        configs = shlex.split(read_input(env, "config"))
+        configs = _paths(read_input(env, "config"))
         if not configs:
             raise ValueError("input 'config' is required: the YAML config(s) to verify")
         args = ["run", *configs]
@@ -102,6 +101,11 @@ def build_args(env: Mapping[str, str], extra: list[str]) -> tuple:
     if fail_on:
         args += ["--fail-on", fail_on]
     return args + shlex.split(read_input(env, "args")) + list(extra), junit
+
+
+def _paths(text: str) -> list:
+    """Space- or newline-separated paths, globs expanded (a pattern matching nothing is kept, so the CLI names it)."""
+    return list(dict.fromkeys(f for pattern in shlex.split(text) for f in (sorted(glob.glob(pattern)) or [pattern])))
 
 
 @contextmanager
