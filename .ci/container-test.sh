@@ -7,6 +7,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 standin="$repo/../shared/tools/podman-standin-base.sh"
 image=localhost/verify-compile:test
+py=${PYTHON:-python3}  # the Python with verify_compile installed (the test passes its own)
 start=$SECONDS
 last=$SECONDS
 took() { echo "container-test: $1: $((SECONDS - last)) s"; last=$SECONDS; }
@@ -40,7 +41,7 @@ podman run --rm --network=host --user 1000:1000 -v "$repo:/work" -w /work -v "$w
   run configs/example.yaml --junit /out/report.xml
 took "example config run in the container"
 
-python3 - "$repo" "$work/out/report.xml" <<'EOF'
+"$py" - "$repo" "$work/out/report.xml" <<'EOF'
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -73,7 +74,7 @@ chmod +x "$work/bin/docker"
 : >"$work/summary.md"
 (cd "$work/ws" && PATH="$work/bin:$PATH" GITHUB_ACTION_PATH="$repo" GITHUB_WORKSPACE="$work/ws" \
   GITHUB_OUTPUT="$work/output" GITHUB_STEP_SUMMARY="$work/summary.md" GITHUB_ACTIONS=true CI=true \
-  python3 - "$repo/action.yml" "$image" <<'EOF'
+  "$py" - "$repo/action.yml" "$image" <<'EOF'
 import os
 import re
 import sys
@@ -92,7 +93,7 @@ EOF
 took "action.yml docker mode run"
 
 grep -q '^total<<' "$work/output" || { echo "container-test: no outputs written" >&2; exit 1; }
-python3 - "$work/output" "$work/summary.md" "$work/ws/reports/junit.xml" <<'EOF'
+"$py" - "$work/output" "$work/summary.md" "$work/ws/reports/junit.xml" <<'EOF'
 import sys
 
 lines = open(sys.argv[1]).read().split("\n")

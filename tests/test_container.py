@@ -3,7 +3,9 @@ the action's docker mode against it, and checks what comes out (minutes cold, ab
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 
 import pytest
 
@@ -17,7 +19,8 @@ CANNOT_SET_UP = 77  # the script's exit code where podman cannot be set up (not 
 def test_image_builds_and_verifies_the_example_config():
     if not (SHARED / "tools" / "podman-standin-base.sh").is_file():
         pytest.skip(f"{SHARED / 'tools'} is absent: no podman stand-in set-up to build the image with")
-    proc = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=1800,
+                          env={**os.environ, "PYTHON": sys.executable})
     log = proc.stdout + proc.stderr
     if proc.returncode == CANNOT_SET_UP:
         pytest.skip("podman cannot be set up here: " + proc.stderr.strip().splitlines()[-1])
