@@ -36,9 +36,9 @@ def test_workflows_match_the_github_workflows_schema():
 
 
 def test_workflows_in_the_docs_match_the_schema(tmp_path):
-    blocks = re.findall(r"```yaml\n(.*?)```", (REPO / "docs" / "action.md").read_text(), re.S)
+    blocks = re.findall(r"```yaml\n(.*?)```", (REPO / "README.md").read_text(), re.S)
     workflows = [b for b in blocks if re.search(r"^jobs:", b, re.M)]
-    assert workflows, "docs/action.md shows no complete workflow"
+    assert workflows, "README.md shows no complete workflow"
     paths = []
     for i, text in enumerate(workflows):
         paths.append(tmp_path / f"doc-{i}.yml")

@@ -29,7 +29,7 @@ from verify_compile.spec import OUTCOMES_FOR_FAIL_ON, RunSettings
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="verify-compile", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"verify-compile {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,merge}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,merge,action}")
     run = sub.add_parser("run", help="verify the models of one or more configs")
     run.add_argument("configs", nargs="+", metavar="CONFIG", help="YAML config file(s)")
     run.add_argument("--device", help="override every model's device: auto, cpu, cuda, cuda:N")
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     merge = sub.add_parser("merge", help="combine the --json results of several shards into one report")
     merge.add_argument("inputs", nargs="+", metavar="RESULTS.json")
     _add_report_args(merge)
+    sub.add_parser("action", help="run as the GitHub Action: inputs from INPUT_* variables (see action.yml)")
     return parser
 
 
