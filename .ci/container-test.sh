@@ -5,7 +5,8 @@
 # Prints its timings. Exit 77: podman cannot be set up on this machine (not root, or it cannot be installed).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-standin="$repo/../shared/tools/podman-standin-base.sh"
+shared=${SHARED_DIR:-$repo/../shared}
+standin="$shared/tools/podman-standin-base.sh"
 image=localhost/verify-compile:test
 py=${PYTHON:-python3}  # the Python with verify_compile installed (the test passes its own)
 start=$SECONDS
@@ -41,7 +42,7 @@ podman run --rm --network=host --user 1000:1000 -v "$repo:/work" -w /work -v "$w
   run configs/example.yaml --junit /out/report.xml
 took "example config run in the container"
 
-"$py" - "$repo" "$work/out/report.xml" <<'EOF'
+"$py" - "$repo" "$work/out/report.xml" "$shared" <<'EOF'
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -56,7 +57,7 @@ cases = {c.get("name"): c for c in root.iter("testcase")}
 assert set(cases) == expected, f"testcases {sorted(cases)} != expected {sorted(expected)}"
 bad = [name for name, c in cases.items() if any(c.find(t) is not None for t in ("failure", "error", "skipped"))]
 assert not bad, f"not passing: {bad}"
-schema = repo.parent / "shared" / "schemas" / "junit-10.xsd"
+schema = Path(sys.argv[3]) / "schemas" / "junit-10.xsd"
 if schema.is_file():
     import xmlschema
 

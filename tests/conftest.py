@@ -12,7 +12,19 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
-SHARED = REPO.parent / "shared"
+
+
+def _shared() -> Path:
+    """The read-only shared folder: $SHARED_DIR, else beside the checkout, else where this project's machines
+    keep it (a clean clone for CI may live elsewhere)."""
+    candidates = [os.environ.get("SHARED_DIR"), REPO.parent / "shared", "/work/shared"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "schemas").is_dir():
+            return Path(candidate)
+    return REPO.parent / "shared"
+
+
+SHARED = _shared()
 JUNIT_XSD = SHARED / "schemas" / "junit-10.xsd"
 
 

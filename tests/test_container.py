@@ -20,7 +20,7 @@ def test_image_builds_and_verifies_the_example_config():
     if not (SHARED / "tools" / "podman-standin-base.sh").is_file():
         pytest.skip(f"{SHARED / 'tools'} is absent: no podman stand-in set-up to build the image with")
     proc = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=1800,
-                          env={**os.environ, "PYTHON": sys.executable})
+                          env={**os.environ, "PYTHON": sys.executable, "SHARED_DIR": str(SHARED)})
     log = proc.stdout + proc.stderr
     if proc.returncode == CANNOT_SET_UP:
         pytest.skip("podman cannot be set up here: " + proc.stderr.strip().splitlines()[-1])
