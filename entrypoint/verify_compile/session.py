@@ -140,7 +140,7 @@ def execute(cases: list, options: RunOptions, listener: Optional[Listener] = Non
             pool.run(todo, on_result, listener.on_phase)
     except Interrupted as e:
         interrupted = e.signum
-        pool.kill_all()
+        pool.close()
         for case in todo:
             if case.index not in results:
                 result = error_result(case, R.INTERRUPTED,

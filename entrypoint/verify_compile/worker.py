@@ -11,6 +11,7 @@ from __future__ import annotations
 import faulthandler
 import os
 import sys
+import threading
 from multiprocessing.connection import Connection
 
 _CAPTURE_LIMIT = 8000
@@ -44,12 +45,26 @@ def hello_info() -> dict:
     }
 
 
+def _probe_cpu_in_background() -> None:
+    """Inductor's first CPU compile in a process probes the CPU's vector ISAs by building and loading small C++
+    programs (about a second, mostly waiting on g++). Probing while the first cases run hides that cost."""
+    def probe() -> None:
+        try:
+            from torch._inductor.cpu_vec_isa import pick_vec_isa
+
+            pick_vec_isa()
+        except Exception:  # no compiler, an unusual CPU: inductor probes (and reports) again when it needs to
+            pass
+    threading.Thread(target=probe, name="vec-isa-probe", daemon=True).start()
+
+
 def serve(conn: Connection, log_path: str) -> None:
     from verify_compile.reference import ReferenceCache
     from verify_compile.runner import run_case
     from verify_compile.torchstate import TorchState, configure_for_verification
 
     configure_for_verification()
+    _probe_cpu_in_background()
     state = TorchState.capture()
     refs = ReferenceCache()
     conn.send(("hello", hello_info()))
