@@ -169,3 +169,44 @@ def test_live_progress_on_a_terminal():
     progress.result(CaseResult(case_id="mlp[inductor]", index=0, model="mlp", backend="inductor", config="c",
                                line=1, outcome="pass", duration=2.0))
     assert "[1/3]" in out.getvalue() and "ETA" in out.getvalue() and "\x1b[32m" in out.getvalue()
+
+
+def test_inputs_are_deterministic_for_a_seed():
+    from verify_compile.inputs import materialize
+    from verify_compile.spec import InputSet
+
+    spec = InputSet(args=({"shape": [3, 4]}, {"shape": [5], "dist": "randint", "high": 100}))
+    first = materialize(spec, 7, torch.device("cpu"), torch.float32)
+    again = materialize(spec, 7, torch.device("cpu"), torch.float32)
+    other = materialize(spec, 8, torch.device("cpu"), torch.float32)
+    assert all(torch.equal(a, b) for a, b in zip(first[0], again[0]))
+    assert not torch.equal(first[0][0], other[0][0])
+
+
+def test_input_files_are_loaded_without_executing_them(tmp_path):
+    import pickle
+
+    class Payload:
+        def __reduce__(self):
+            return (exec, (f"open({str(tmp_path / 'PWNED')!r}, 'w').close()",))
+
+    (tmp_path / "evil.pt").write_bytes(pickle.dumps(Payload()))
+    write(tmp_path / "models.py", "def double(x):\n    return x * 2\n")
+    write(tmp_path / "cfg.yaml", "version: 1\nmodels:\n  - name: evil\n    function: models.py:double\n"
+          "    device: cpu\n    inputs: [{args: [{file: evil.pt}]}]\n    backends: [eager]\n")
+    proc = run_cli("run", "cfg.yaml", "--json", "out.json", cwd=tmp_path)
+    r = results_by_id(tmp_path / "out.json")["evil[eager]"]
+    assert proc.returncode == 1 and r["outcome"] == "error" and r["phase"] == "load"
+    assert "weights_only" in r["message"] + r["details"]
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_min_speedup_gate(tmp_path):
+    write(tmp_path / "models.py", "def double(x):\n    return x * 2\n")
+    write(tmp_path / "cfg.yaml", "version: 1\nmodels:\n  - name: slow\n    function: models.py:double\n"
+          "    device: cpu\n    inputs: [{args: [{shape: [4]}]}]\n    backends: [aot_eager]\n"
+          "    min_speedup: 1000\n")
+    proc = run_cli("run", "cfg.yaml", "--json", "out.json", cwd=tmp_path)
+    r = results_by_id(tmp_path / "out.json")["slow[aot_eager]"]
+    assert proc.returncode == 1 and r["outcome"] == "gate"
+    assert "< min_speedup 1000x" in r["message"] and r["perf"]["speedup"] > 0

@@ -86,3 +86,19 @@ def test_no_global_state_leaks_between_cases(tmp_path):
     assert results["leaky[leaky]"]["outcome"] == "pass"
     assert results["clean[aot_eager]"]["outcome"] == "pass", results["clean[aot_eager]"]["message"]
     assert proc.returncode == 0
+
+
+def test_workers_are_the_oom_killers_first_choice(tmp_path):
+    cfg = _config(tmp_path, "  - name: oom_adj\n    model: models.py:AssertsExpendable\n"
+                  "    inputs: [{args: [{shape: [4]}]}]\n    backends: [eager]\n")
+    proc = run_cli("run", cfg, "--json", "out.json", cwd=tmp_path)
+    assert proc.returncode == 0, results_by_id(tmp_path / "out.json")["oom_adj[eager]"]["message"]
+
+
+def test_eager_reference_is_computed_once_per_model(tmp_path):
+    cfg = _config(tmp_path, f"  - name: shared\n    model: models.py:CountsConstruction\n"
+                  f"    init: {{args: ['{tmp_path / 'built.log'}']}}\n    inputs: [{{args: [{{shape: [2, 4]}}]}}]\n"
+                  "    backends: [eager, aot_eager, aot_eager_decomp_partition]\n")
+    proc = run_cli("run", cfg, "--json", "out.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "built.log").read_text().count("built") == 1, "one model build serves all three backends"
