@@ -58,7 +58,9 @@ def test_known_mismatch_in_the_baseline_keeps_the_run_green(work):
     proc, results = _run(work, "--baseline", "baseline.yaml", "--junit", "r.xml")
     assert proc.returncode == 0, proc.stderr
     known = results["relu[relu_accuracy_error_TESTING_ONLY]"]
-    assert known["outcome"] == "xfail" and known["baseline"] == {"status": "unchanged", "expected": "mismatch"}
+    assert known["outcome"] == "xfail"
+    assert known["baseline"]["status"] == "unchanged" and known["baseline"]["expected"] == "mismatch"
+    assert known["baseline"]["actual"] == "mismatch", "what the run saw is kept"
     assert "3 unchanged" in proc.stdout
     assert "known mismatch (baseline)" in (work / "r.xml").read_text()
 
@@ -121,3 +123,15 @@ def test_bad_baseline_files_exit_2(work):
     assert proc.returncode == 2 and "baseline.yaml:3:" in proc.stderr and "Traceback" not in proc.stderr
     proc, _ = _run(work, "--baseline", "absent.yaml")
     assert proc.returncode == 2 and "create it with --update-baseline" in proc.stderr
+
+
+def test_shards_judged_with_a_baseline_merge_to_the_same_verdicts(work):
+    _run(work, "--baseline", "baseline.yaml", "--update-baseline")
+    for i in (1, 2):
+        run_cli("run", "cfg.yaml", "--shard", f"{i}/2", "--baseline", "baseline.yaml", "--json", f"s{i}.json",
+                cwd=work)
+    proc = run_cli("merge", "s1.json", "s2.json", "--baseline", "baseline.yaml", "--json", "merged.json", cwd=work)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    merged = results_by_id(work / "merged.json")
+    assert merged["relu[relu_accuracy_error_TESTING_ONLY]"]["outcome"] == "xfail"
+    assert {r["baseline"]["status"] for r in merged.values()} == {"unchanged"}

@@ -86,7 +86,7 @@ def snapshot(results: Iterable[CaseResult]) -> dict:
 
 
 def save_baseline(path: str, results: Iterable[CaseResult]) -> int:
-    entries = snapshot(results)
+    entries = snapshot(unjudged(r) for r in results)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     if p.suffix == ".csv":
@@ -106,14 +106,26 @@ def save_baseline(path: str, results: Iterable[CaseResult]) -> int:
 def apply_baseline(results: Iterable[CaseResult], baseline: dict) -> list:
     """Copies of the results judged against the baseline: each gets `baseline = {status, expected}`; a known
     failure becomes xfail, an improvement xpass, a health regression of a passing case a gate failure."""
-    return [_judge(dataclasses.replace(r), baseline.get(r.case_id)) for r in results]
+    return [_judge(unjudged(r), baseline.get(r.case_id)) for r in results]
+
+
+def unjudged(r: CaseResult) -> CaseResult:
+    """A copy of the result as the run produced it, before any baseline judged it (shards judged with a
+    baseline keep what they saw, so a merge can judge again)."""
+    r = dataclasses.replace(r)
+    if r.baseline:
+        r.outcome = r.baseline.get("actual", r.outcome)
+        r.message = r.baseline.get("actual_message", r.message)
+        r.baseline = None
+    return r
 
 
 def _judge(r: CaseResult, expected: dict | None) -> CaseResult:
+    seen = {"actual": r.outcome, "actual_message": r.message}
     if expected is None:
-        r.baseline = {"status": NEW, "expected": None}
+        r.baseline = {"status": NEW, "expected": None, **seen}
         return r
-    r.baseline = {"status": UNCHANGED, "expected": expected["outcome"]}
+    r.baseline = {"status": UNCHANGED, "expected": expected["outcome"], **seen}
     actual, wanted = r.outcome, expected["outcome"]
     if actual == wanted == R.PASS:
         worse, better = _health_changes(r, expected)
