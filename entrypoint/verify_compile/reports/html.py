@@ -296,7 +296,9 @@ def _details(r: CaseResult) -> str:
             ("peak memory", _opt(p and p.peak_memory_mb, ".1f", " MB")),
             ("compile cache", ", ".join(f"{v} {k}" for k, v in r.cache.items()) if r.cache else None)])))
     if r.baseline:
-        cards.append(_card("Baseline", _kv(list(r.baseline.items()))))
+        shown = {"status": r.baseline.get("status"), "expected": r.baseline.get("expected"),
+                 "this run": r.baseline.get("actual")}
+        cards.append(_card("Baseline", _kv([(k, v) for k, v in shown.items() if v is not None])))
     if r.bisect:
         rest = [(k, v) for k, v in r.bisect.items() if k != "summary"]
         cards.append(_card("Bisect", f'<p class="msg">{_e(r.bisect.get("summary", ""))}</p>' + _kv(rest)))
