@@ -49,6 +49,24 @@ BAD = {
                        "no module named 'no_such_package'"),
     "python_tag_not_executed": ("version: 1\nmodels: !!python/object/apply:os.system ['touch PWNED']\n", 2,
                                 "YAML"),
+    "randint_empty_range": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n    inputs:\n"
+                            "      - args: [{shape: [3], dist: randint, low: 5, high: 5}]\n", 6,
+                            "'low' (5) must be below 'high' (5)"),
+    "int_requires_grad": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n    inputs:\n"
+                          "      - args: [{shape: [3], dtype: int64, requires_grad: true}]\n", 6,
+                          "only floating-point tensors can require grad"),
+    "value_without_full": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n    inputs:\n"
+                           "      - args: [{shape: [3], value: 2}]\n", 6, "'value' only applies to dist 'full'"),
+    "unknown_mode": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n    inputs:\n"
+                     "      - args: [{shape: [3]}]\n    backends: [{backend: inductor, mode: max-autotun}]\n", 7,
+                     "did you mean 'max-autotune'"),
+    "unknown_inductor_option": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n    inputs:\n"
+                                "      - args: [{shape: [3]}]\n"
+                                "    backends: [{backend: inductor, options: {max_autotun: true}}]\n", 7,
+                                "unknown inductor option 'max_autotun'"),
+    "unknown_dynamo_option": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n    inputs:\n"
+                              "      - args: [{shape: [3]}]\n    dynamo_config: {alow_rnn: true}\n", 7,
+                              "did you mean 'allow_rnn'"),
     "unknown_backend": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n    inputs:\n"
                         "      - args: [{shape: [3]}]\n    backends: [aot_eagre]\n", 7, "did you mean 'aot_eager'"),
 }

@@ -16,11 +16,16 @@ class NoGradientError(Exception):
 
 
 def state_of(module: Optional[torch.nn.Module]) -> dict:
-    """Every parameter and buffer by report name ("param fc.weight", "buffer bn.running_mean")."""
+    """Every parameter, buffer and plain tensor attribute by report name ("param fc.weight",
+    "buffer bn.running_mean", "attribute cache.keys"): a forward may update any of them in place."""
     if module is None:
         return {}
     state = {f"param {n}": p.detach() for n, p in module.named_parameters()}
     state.update({f"buffer {n}": b.detach() for n, b in module.named_buffers()})
+    for prefix, sub in module.named_modules():
+        for name, value in vars(sub).items():
+            if isinstance(value, torch.Tensor):
+                state[f"attribute {prefix + '.' if prefix else ''}{name}"] = value.detach()
     return state
 
 
@@ -44,7 +49,55 @@ def call_once(fn: Callable, module: Optional[torch.nn.Module], args: tuple, kwar
     changed = {name: value.clone() for name, value in state_of(module).items()
                if name not in pristine or not _same(value, pristine[name])}
     detached = map_tensors(output, lambda t: t.detach().clone())
-    return Observation(output=detached, inputs=_inputs_after(args, kwargs), state=changed, grads=grads)
+    return Observation(output=detached, inputs=_inputs_after(args, kwargs), state=changed, grads=grads,
+                       aliases=_aliases(output, args, kwargs), raw_output=map_tensors(output, lambda t: t.detach()))
+
+
+def overwritten(observations: list) -> tuple:
+    """({(call index, output leaf)} whose output a later call changed, notes). Checked after the last call."""
+    changed, notes = set(), []
+    for i, obs in enumerate(observations[:-1]):
+        now, then = dict(tensor_leaves(obs.raw_output, "output")), dict(tensor_leaves(obs.output, "output"))
+        for leaf, value in now.items():
+            try:
+                same = leaf in then and _equal_or_both_nan(value, then[leaf])
+            except RuntimeError as e:  # e.g. CUDA graphs refuse to read an output a later replay overwrote
+                notes.append(f"{leaf} of call {i + 1} is unreadable after later calls ({str(e).splitlines()[0]})")
+                continue
+            if not same:
+                changed.add((i, leaf))
+        obs.raw_output = None  # checked: let the memory go
+    return changed, notes
+
+
+def _equal_or_both_nan(a: torch.Tensor, b: torch.Tensor) -> bool:
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.is_floating_point() or a.is_complex():
+        return bool(((a == b) | (torch.isnan(a) & torch.isnan(b))).all())
+    return bool(torch.equal(a, b))
+
+
+def _aliases(output: Any, args: tuple, kwargs: dict) -> dict:
+    """Output leaves that share memory with an input leaf."""
+    inputs = {}
+    for path, t in tensor_leaves((args, kwargs), "input"):
+        ptr = _storage(t)
+        if ptr:
+            inputs.setdefault(ptr, _input_path(path))
+    found = {}
+    for path, t in tensor_leaves(output, "output"):
+        ptr = _storage(t)
+        if ptr and ptr in inputs:
+            found[path] = inputs[ptr]
+    return found
+
+
+def _storage(t: torch.Tensor) -> int:
+    try:
+        return t.untyped_storage().data_ptr() if t.numel() else 0
+    except (RuntimeError, NotImplementedError):  # tensors without storage (sparse, nested, subclasses)
+        return 0
 
 
 def scalar_loss(output: Any) -> torch.Tensor:

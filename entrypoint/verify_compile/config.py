@@ -179,7 +179,8 @@ def _model(entry: Any, line: int, defaults: LocDict, check: _Checker) -> Optiona
         return None
     values.update(backends=backends, xfail=dict(xfail))
     return ModelSpec(name=name, kind=kind, target=entry[kind], config_file=str(check.path),
-                     base_dir=str(check.base_dir), line=entry.line, init=init, inputs=inputs, **values)
+                     base_dir=str(check.base_dir), line=entry.line, init=init, inputs=inputs,
+                     key_lines=dict(merged.key_lines), **values)
 
 
 def _input_set(raw: Any, line: int, check: _Checker, what: str) -> InputSet:
@@ -244,9 +245,29 @@ def _tensor_spec(raw: LocDict, check: _Checker) -> dict:
             check.typed(raw[key], raw.line_of(key), f"'{key}'", (int, float), "a number")
     if dist == "full" and "value" not in raw:
         check.error("dist 'full' needs 'value:'", raw.line)
+    if "value" in raw and dist != "full":
+        check.error(f"'value' only applies to dist 'full', not '{dist}'", raw.line_of("value"))
+    if "value" in raw and isinstance(raw["value"], float) and not math.isfinite(raw["value"]):
+        check.error(f"'value' must be finite, got {raw['value']}", raw.line_of("value"))
+    for key in ("low", "high"):
+        if key in raw and dist not in ("rand", "randn", "randint"):
+            check.error(f"'{key}' only applies to dists rand, randn and randint, not '{dist}'", raw.line_of(key))
+    low, high = raw.get("low", 0), raw.get("high", 10 if dist == "randint" else 1)
+    if dist in ("rand", "randn", "randint") and ("low" in raw or "high" in raw) and _numbers(low, high) \
+            and not low < high:
+        check.error(f"'low' ({low}) must be below 'high' ({high})", raw.line_of("low" if "low" in raw else "high"))
     if "requires_grad" in raw:
         check.typed(raw["requires_grad"], raw.line_of("requires_grad"), "'requires_grad'", (bool,), "true or false")
+        integral = raw.get("dtype", "int64" if dist == "randint" else "float32") in (
+            "int64", "int32", "int16", "int8", "uint8", "bool")
+        if raw["requires_grad"] is True and integral:
+            check.error("only floating-point tensors can require grad", raw.line_of("requires_grad"),
+                        "give it a floating dtype, or drop requires_grad")
     return {k: (list(v) if isinstance(v, list) else v) for k, v in raw.items()}
+
+
+def _numbers(*values: Any) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
 def _backends(raw: Any, line: int, check: _Checker) -> tuple:

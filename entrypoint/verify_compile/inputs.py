@@ -86,42 +86,51 @@ def _tensor(spec: dict, gen: torch.Generator, device: torch.device, model_dtype:
     return t
 
 
-def map_tensors(value: Any, fn: Callable[[torch.Tensor], Any]) -> Any:
+_MAX_DEPTH = 32
+
+
+def map_tensors(value: Any, fn: Callable[[torch.Tensor], Any], depth: int = 0) -> Any:
     """The same tree with `fn` applied to every tensor. Containers keep their type: dicts (ModelOutput
-    included), dataclasses, namedtuples, lists and tuples."""
+    included), dataclasses, namedtuples, lists and tuples. Deeper than _MAX_DEPTH (a cycle) stays as it is."""
     if isinstance(value, torch.Tensor):
         return fn(value)
+    if depth > _MAX_DEPTH:
+        return value
+    depth += 1
     if isinstance(value, Mapping):
         try:
             out = copy.copy(value)
             for k, v in value.items():
-                out[k] = map_tensors(v, fn)
+                out[k] = map_tensors(v, fn, depth)
             return out
-        except Exception:  # a read-only mapping: a plain dict keeps the data
-            return {k: map_tensors(v, fn) for k, v in value.items()}
+        except (TypeError, AttributeError, KeyError):  # a read-only mapping: a plain dict keeps the data
+            return {k: map_tensors(v, fn, depth) for k, v in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out = copy.copy(value)
         for f in dataclasses.fields(value):
-            object.__setattr__(out, f.name, map_tensors(getattr(value, f.name), fn))
+            object.__setattr__(out, f.name, map_tensors(getattr(value, f.name), fn, depth))
         return out
     if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return type(value)(*(map_tensors(v, fn) for v in value))
+        return type(value)(*(map_tensors(v, fn, depth) for v in value))
     if isinstance(value, (list, tuple)):
-        return type(value)(map_tensors(v, fn) for v in value)
+        return type(value)(map_tensors(v, fn, depth) for v in value)
     return value
 
 
-def tensor_leaves(value: Any, path: str) -> list:
+def tensor_leaves(value: Any, path: str, depth: int = 0) -> list:
     """[(path, tensor)] for every tensor in the tree, paths like `input[0]['mask']`."""
     if isinstance(value, torch.Tensor):
         return [(path, value)]
+    if depth > _MAX_DEPTH:
+        return []
+    depth += 1
     if isinstance(value, Mapping):
-        return [leaf for k, v in value.items() for leaf in tensor_leaves(v, f"{path}[{k!r}]")]
+        return [leaf for k, v in value.items() for leaf in tensor_leaves(v, f"{path}[{k!r}]", depth)]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return [leaf for f in dataclasses.fields(value)
-                for leaf in tensor_leaves(getattr(value, f.name), f"{path}.{f.name}")]
+                for leaf in tensor_leaves(getattr(value, f.name), f"{path}.{f.name}", depth)]
     if isinstance(value, (list, tuple)):
-        return [leaf for i, v in enumerate(value) for leaf in tensor_leaves(v, f"{path}[{i}]")]
+        return [leaf for i, v in enumerate(value) for leaf in tensor_leaves(v, f"{path}[{i}]", depth)]
     return []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib
 import importlib.util
@@ -62,8 +63,13 @@ def build_callable(spec: ModelSpec, device: torch.device, dtype: torch.dtype) ->
     obj = import_target(spec.target, spec.base_dir)
     if not callable(obj):
         raise LoadError(f"'{spec.target}' is a {type(obj).__name__}, not callable")
-    if spec.kind == "function":
+    if spec.kind == "function" and not isinstance(obj, torch.nn.Module):
         return obj, None
+    if isinstance(obj, torch.nn.Module):  # an instance: verify it like a model, every run on its own copy
+        model = copy.deepcopy(obj)
+        model.to(device=device)
+        model.to(dtype=dtype)
+        return model, model
     torch.manual_seed(spec.seed)
     args, kwargs = materialize(spec.init, spec.seed, device, dtype)
     model = obj(*args, **kwargs)

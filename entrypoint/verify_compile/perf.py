@@ -10,6 +10,7 @@ from typing import Callable
 
 import torch
 
+from verify_compile.inputs import clone_value
 from verify_compile.results import Perf
 
 _WARMUP = 2
@@ -18,33 +19,36 @@ _MIN_REPEATS = 5
 _BUDGET_S = 2.0  # for both sides together: measuring must not dominate a case's time
 
 
-def measure(eager: Callable[[], object], compiled: Callable[[], object], device: torch.device,
+def measure(eager: Callable, compiled: Callable, args: tuple, kwargs: dict, device: torch.device,
             grad: bool = False) -> Perf:
-    """Forward latency in the grad mode the case was verified in: another mode would recompile."""
+    """Forward latency in the grad mode the case was verified in (another mode would recompile). Every call gets
+    fresh clones of the inputs, made outside the timed region: a model that mutates its inputs must not change
+    the inputs that other cases share."""
     cuda = device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
-    samples: dict = {eager: [], compiled: []}
+    sides = (eager, compiled)
+    samples: tuple = ([], [])
     with torch.set_grad_enabled(grad):
-        for fn in (eager, compiled):
+        for fn in sides:
             for _ in range(_WARMUP):
-                fn()
+                fn(*clone_value(args), **clone_value(kwargs))
         start = time.perf_counter()
-        while len(samples[eager]) < _MAX_REPEATS and (
-                len(samples[eager]) < _MIN_REPEATS or time.perf_counter() - start < _BUDGET_S):
-            for fn in (eager, compiled):
-                samples[fn].append(_timed(fn, cuda))
-    eager_s, compiled_s = statistics.median(samples[eager]), statistics.median(samples[compiled])
+        while len(samples[0]) < _MAX_REPEATS and (
+                len(samples[0]) < _MIN_REPEATS or time.perf_counter() - start < _BUDGET_S):
+            for fn, times in zip(sides, samples):
+                times.append(_timed(fn, clone_value(args), clone_value(kwargs), cuda))
+    eager_s, compiled_s = (statistics.median(times) for times in samples)
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None
     return Perf(eager_ms=eager_s * 1e3, compiled_ms=compiled_s * 1e3,
                 speedup=eager_s / compiled_s if compiled_s > 0 else None, peak_memory_mb=peak)
 
 
-def _timed(fn: Callable[[], object], cuda: bool) -> float:
+def _timed(fn: Callable, args: tuple, kwargs: dict, cuda: bool) -> float:
     if cuda:
         torch.cuda.synchronize()
     start = time.perf_counter()
-    fn()
+    fn(*args, **kwargs)
     if cuda:
         torch.cuda.synchronize()
     return time.perf_counter() - start

@@ -15,13 +15,21 @@ from typing import Callable, Optional
 
 import torch
 
-from verify_compile.calls import call_once, state_of
+from verify_compile.calls import call_once, overwritten, state_of
 from verify_compile.compare import Observation, compare_observations
 from verify_compile.errors import exception_summary
-from verify_compile.inputs import cast_floating, has_random_tensor, map_tensors, materialize, torch_dtype
+from verify_compile.inputs import (
+    cast_floating,
+    has_random_tensor,
+    map_tensors,
+    materialize,
+    tensor_leaves,
+    torch_dtype,
+)
 from verify_compile.loading import LoadError, build_callable, example_inputs
 from verify_compile.results import EAGER, LOAD
 from verify_compile.spec import ModelSpec
+from verify_compile.torchstate import seed_everything
 
 
 @dataclass
@@ -42,6 +50,7 @@ class Reference:
     pristine: dict = field(default_factory=dict)
     eager: list = field(default_factory=list)  # [Observation]
     flaky: list = field(default_factory=list)  # [Mismatch] between the two eager runs
+    overwritten: set = field(default_factory=set)  # (call, output leaf) that eager's own later calls change
     failure: Optional[Failure] = None
     seconds: float = 0.0  # time spent building it, charged to the case that built it
     _fp64: Optional[list] = None
@@ -78,6 +87,8 @@ class Reference:
                 sets = [cast_floating(s, torch.float64) for s in self.input_sets]
                 pristine64 = {k: (v.double() if v.is_floating_point() else v) for k, v in self.pristine.items()}
                 self._fp64 = self.run_all(module, fn, sets, pristine64)
+                for obs in self._fp64:
+                    obs.raw_output = None
             except Exception as e:  # e.g. an op without a float64 kernel on this device
                 self.fp64_note = f"no float64 reference ({exception_summary(e)})"
         return self._fp64[set_index] if self._fp64 is not None else None
@@ -104,6 +115,7 @@ def build_reference(spec: ModelSpec, device: torch.device, on_phase: Callable[[s
             runs.append(ref.run_all(module, module if module is not None else ref.fn, ref.input_sets,
                                     ref.pristine))
         ref.eager = runs[0]
+        ref.overwritten, _ = overwritten(runs[0])
         for i, (first, second) in enumerate(zip(*runs)):
             diffs = compare_observations(first, second, spec.tolerance, pristine=ref.pristine, use_fp64=False)
             if diffs:
@@ -120,8 +132,17 @@ def build_reference(spec: ModelSpec, device: torch.device, on_phase: Callable[[s
 def _materialize_inputs(ref: Reference, dtype: torch.dtype) -> None:
     spec = ref.spec
     if spec.inputs is None:
-        ref.input_sets = [(_to(a, ref.device), _to(k, ref.device)) for a, k in example_inputs(ref.module or ref.fn)]
-        ref.labels = [f"example input set {i + 1}" for i in range(len(ref.input_sets))]
+        provider = ref.module or ref.fn
+        seed_everything(ref.seed_for(0))
+        sets = example_inputs(provider)
+        if spec.redraw and len(sets) == 1:
+            seed_everything(ref.seed_for(1))  # a random example_inputs() gives other values: a second call
+            again = example_inputs(provider)
+            if len(again) == 1 and not _same_values(sets[0], again[0]):
+                sets.append(again[0])
+        ref.input_sets = [(_to(a, ref.device), _to(k, ref.device)) for a, k in sets]
+        ref.labels = [f"example input set {i + 1}" if i == 0 or len(sets) > 2 else "example inputs re-drawn"
+                      for i in range(len(sets))]
         return
     for i, input_set in enumerate(spec.inputs):
         ref.input_sets.append(materialize(input_set, ref.seed_for(i), ref.device, dtype))
@@ -130,6 +151,12 @@ def _materialize_inputs(ref: Reference, dtype: torch.dtype) -> None:
         # A second call with new values catches backends that return stale results.
         ref.input_sets.append(materialize(spec.inputs[0], ref.seed_for(1), ref.device, dtype))
         ref.labels.append(f"input set 1 re-drawn (line {spec.inputs[0].line}, second call)")
+
+
+def _same_values(a: object, b: object) -> bool:
+    left, right = tensor_leaves(a, ""), tensor_leaves(b, "")
+    return len(left) == len(right) and all(
+        x.shape == y.shape and x.dtype == y.dtype and bool(torch.equal(x, y)) for (_, x), (_, y) in zip(left, right))
 
 
 def _to(value: object, device: torch.device) -> object:

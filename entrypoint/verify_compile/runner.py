@@ -9,7 +9,7 @@ from typing import Callable, Optional
 import torch
 
 from verify_compile import results as R
-from verify_compile.calls import call_once
+from verify_compile.calls import call_once, overwritten
 from verify_compile.cases import Case
 from verify_compile.compare import compare_observations
 from verify_compile.diagnostics import diagnose
@@ -18,7 +18,7 @@ from verify_compile.health import cache_stats, compile_seconds, read_health, res
 from verify_compile.loading import LoadError, resolve_backend
 from verify_compile.perf import measure
 from verify_compile.reference import Reference, ReferenceCache
-from verify_compile.results import CaseResult
+from verify_compile.results import CaseResult, Mismatch
 from verify_compile.spec import BackendSpec, RunSettings
 from verify_compile.verdicts import apply_expectations, set_error
 
@@ -78,11 +78,13 @@ def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[
         module = ref.fresh_module()
         target = module if module is not None else ref.fn
         compiled = torch.compile(target, **_compile_kwargs(backend_spec, backend))
+        calls = []
         for i, (args, kwargs) in enumerate(ref.input_sets):
             phase = tracker.run_phase = f"{R.RUN} (input set {i + 1})"
             on_phase(phase)
             with tracker:
                 observed = call_once(compiled, module, args, kwargs, ref.seed_for(i), spec.train, ref.pristine)
+            calls.append(observed)
             phase = R.COMPARE
             diffs = compare_observations(ref.eager[i], observed, spec.tolerance,
                                          fp64=lambda i=i: ref.fp64(i), pristine=ref.pristine)
@@ -95,6 +97,8 @@ def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[
                 result.details = _located(ref, diffs, ref.labels[i])
                 diagnose(case, ref, i, observed, result, settings, on_phase, started)
                 break
+        else:
+            _check_outputs_kept(ref, calls, result)
     except Exception as e:
         if phase != R.COMPARE:
             phase = R.COMPILE if tracker.compiling or _is_compile_error(e) else R.RUN
@@ -106,7 +110,9 @@ def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[
     if ref.fp64_note:
         result.notes.append(ref.fp64_note)
     if result.outcome == R.PASS and result.health.graphs == 0:
-        why = "; ".join(result.health.break_reasons) or "no reason recorded"
+        why = "; ".join(result.health.break_reasons) or "dynamo recorded no reason: does the code run any tensor op?"
+        if "RNN" in why:
+            why += "; to compile RNN modules set dynamo_config: {allow_rnn: true}"
         set_error(result, R.COMPILE, f"torch.compile captured no graph, so nothing was verified ({why})",
                "dynamo compiled 0 graphs: every frame ran eagerly.\nReasons:\n"
                + "\n".join(f"- {r}" for r in result.health.break_reasons))
@@ -114,10 +120,25 @@ def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[
         args, kwargs = ref.input_sets[0]
         eager_target = ref.fresh_module() if ref.module is not None else ref.fn
         try:
-            result.perf = measure(lambda: eager_target(*args, **kwargs), lambda: compiled(*args, **kwargs),
-                                  ref.device, grad=spec.train)
+            result.perf = measure(eager_target, compiled, args, kwargs, ref.device, grad=spec.train)
         except Exception as e:  # timing is extra information: it never changes the verdict
             result.notes.append(f"latency not measured ({exception_summary(e)})")
+
+
+def _check_outputs_kept(ref: Reference, calls: list, result: CaseResult) -> None:
+    """An output the caller holds must not change when the compiled object is called again (as it does when a
+    backend reuses one output buffer), unless eager's does too."""
+    changed, notes = overwritten(calls)
+    result.notes += notes
+    late = sorted(changed - ref.overwritten)
+    if not late:
+        return
+    result.outcome = R.MISMATCH
+    result.mismatches = [Mismatch(where=leaf, kind="overwritten", input_set=i + 1, summary=(
+        f"{leaf} of input set {i + 1} changed when the compiled object was called again (eager's output "
+        "stays as it was returned)")) for i, leaf in late]
+    result.message = f"input set {late[0][0] + 1}: {result.mismatches[0].summary}"
+    result.details = _located(ref, result.mismatches, "outputs checked after the last call")
 
 
 class CompileTracker:
@@ -164,8 +185,7 @@ def _apply_dynamo_config(options: dict) -> None:
 
     for key, value in options.items():
         if not hasattr(dynamo_config, key):
-            names = [n for n in dir(dynamo_config) if not n.startswith("_")]
-            hint = did_you_mean(key, names)
+            hint = did_you_mean(key, list(dynamo_config.get_config_copy()))
             raise LoadError(f"dynamo_config: torch._dynamo.config has no option '{key}'"
                             + (f"; {hint}" if hint else ""))
         setattr(dynamo_config, key, value)

@@ -82,19 +82,32 @@ def worker_env(cache_dir: Optional[str], gpu: Optional[str]) -> dict:
     return env
 
 
-def check_backends(cases: list, known: list) -> None:
-    """Registered backend names must exist in the worker's torch: a typo is a config error, not N red cases."""
-    errors, seen = [], set()
+def check_against_torch(cases: list, info: dict) -> None:
+    """What only the workers' torch can say: registered backend names, compile modes, inductor options and
+    dynamo config names must exist there. A typo is a config error (exit 2), not a column of red cases."""
+    errors: dict = {}
+
+    def check(name: str, known: list, what: str, file: str, line: int, hint: str = "") -> None:
+        if known and name not in known:
+            errors.setdefault((file, line, name), ConfigError(
+                f"unknown {what} '{name}'", file, line, did_you_mean(name, known) or hint or None))
+
     for case in cases:
-        b = case.backend
-        if b.is_custom or b.backend in known or (case.model.config_file, b.line, b.backend) in seen:
-            continue
-        seen.add((case.model.config_file, b.line, b.backend))
-        hint = did_you_mean(b.backend, known) or "custom backends are written 'file.py:function'"
-        errors.append(ConfigError(f"unknown backend '{b.backend}' (not in torch._dynamo.list_backends())",
-                                  case.model.config_file, b.line or case.model.line, hint))
+        b, m = case.backend, case.model
+        line = b.line or m.line
+        if not b.is_custom:
+            check(b.backend, info.get("backends", []), "backend (not in torch._dynamo.list_backends())",
+                  m.config_file, line, "custom backends are written 'file.py:function'")
+        if b.mode:
+            check(b.mode, info.get("modes", []), "torch.compile mode", m.config_file, line,
+                  "modes: " + ", ".join(info.get("modes", [])))
+        for option in b.options or {}:
+            check(option, info.get("inductor_options", []), "inductor option", m.config_file, line)
+        for option in m.dynamo_config:
+            check(option, info.get("dynamo_options", []), "torch._dynamo.config option", m.config_file,
+                  m.key_lines.get("dynamo_config", m.line))
     if errors:
-        raise ConfigErrors(errors)
+        raise ConfigErrors(list(errors.values()))
 
 
 def execute(cases: list, options: RunOptions, listener: Optional[Listener] = None) -> RunReport:
@@ -136,7 +149,7 @@ def execute(cases: list, options: RunOptions, listener: Optional[Listener] = Non
             info = pool.start()
             meta.update({k: info.get(k) for k in ("torch", "python", "cuda_version", "gpu")})
             meta["device"] = "cuda" if info.get("cuda_available") else "cpu"
-            check_backends(todo, info["backends"])
+            check_against_torch(todo, info)
             pool.run(todo, on_result, listener.on_phase)
     except Interrupted as e:
         interrupted = e.signum

@@ -68,6 +68,7 @@ class ModelSpec:
     max_recompiles: Optional[int] = None
     min_speedup: Optional[float] = None
     dynamo_config: dict = field(default_factory=dict)  # torch._dynamo.config options for this model's compiles
+    key_lines: dict = field(default_factory=dict)  # config key -> its line, for errors found after loading
 
     def xfail_reason(self, backend_id: str) -> Optional[str]:
         return self.xfail.get(backend_id, self.xfail.get("*"))

@@ -31,6 +31,7 @@ def hello_info() -> dict:
 
     import torch
     import torch._dynamo
+    import torch._inductor
 
     cuda = torch.cuda.is_available()
     return {
@@ -42,6 +43,9 @@ def hello_info() -> dict:
         "device_count": torch.cuda.device_count() if cuda else 0,
         "gpu": torch.cuda.get_device_name(0) if cuda else None,
         "backends": sorted(torch._dynamo.list_backends(exclude_tags=())),
+        "modes": sorted(torch._inductor.list_mode_options()),
+        "inductor_options": sorted(torch._inductor.list_options()),
+        "dynamo_options": sorted(torch._dynamo.config.get_config_copy()),
     }
 
 

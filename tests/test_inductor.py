@@ -1,0 +1,59 @@
+"""The real compiler: correct inductor results that differ from eager in rounding only are not false alarms
+(large reductions, bfloat16 computed in float32), and a real inductor bug is caught."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from conftest import FIXTURES, results_by_id, run_cli, write
+
+CONFIG = """\
+version: 1
+defaults: {device: cpu, benchmark: false, backends: [inductor]}
+models:
+  - name: big_reductions
+    function: models.py:big_reductions
+    inputs: [{args: [{shape: [8, 128, 768]}]}]
+  - name: total_sum
+    function: models.py:total_sum
+    inputs: [{args: [{shape: [4000000]}]}]
+  - name: block_bf16
+    model: models.py:Block
+    dtype: bfloat16
+    inputs: [{args: [{shape: [2, 16, 64]}]}]
+  - name: block_train
+    model: models.py:Block
+    train: true
+    inputs: [{args: [{shape: [2, 16, 64], requires_grad: true}]}]
+  - name: relu_bug
+    model: models.py:MLP
+    inputs: [{args: [{shape: [8, 16]}]}]
+    backends: [{backend: inductor, options: {"cpp.inject_relu_bug_TESTING_ONLY": accuracy}, id: buggy}]
+"""
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    d = tmp_path_factory.mktemp("inductor")
+    shutil.copy(FIXTURES / "models.py", d / "models.py")
+    write(d / "cfg.yaml", CONFIG)
+    proc = run_cli("run", "cfg.yaml", "--json", "out.json", cwd=d)
+    assert proc.returncode == 1, proc.stderr
+    return results_by_id(d / "out.json")
+
+
+@pytest.mark.inductor
+@pytest.mark.parametrize("case_id", ["big_reductions[inductor]", "total_sum[inductor]", "block_bf16[inductor]",
+                                     "block_train[inductor]"])
+def test_correct_inductor_results_pass(results, case_id):
+    r = results[case_id]
+    assert r["outcome"] == "pass", r["message"]
+    assert r["input_sets"] == 2, "a re-drawn second call ran too"
+
+
+@pytest.mark.inductor
+def test_an_inductor_bug_is_caught(results):
+    r = results["relu_bug[buggy]"]
+    assert r["outcome"] == "mismatch" and r["mismatches"][0]["where"] == "output"
