@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import math
 import re
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from verify_compile.argspecs import input_set
+from verify_compile.checker import Checker, show
 from verify_compile.errors import ConfigError, ConfigErrors, did_you_mean
 from verify_compile.spec import (
-    DISTS,
     DTYPES,
-    TENSOR_DTYPES,
     BackendSpec,
     Config,
     InputSet,
@@ -27,59 +26,8 @@ ENTRY_ONLY_KEYS = ("name", "model", "function", "init", "inputs")
 DEFAULTABLE_KEYS = ("device", "dtype", "backends", "timeout", "train", "tolerance", "seed", "xfail", "redraw",
                     "benchmark", "bisect", "max_graph_breaks", "max_recompiles", "min_speedup", "dynamo_config")
 BACKEND_KEYS = ("backend", "id", "mode", "options", "dynamic", "fullgraph")
-TENSOR_KEYS = ("shape", "dtype", "dist", "low", "high", "value", "requires_grad")
-FILE_KEYS = ("file", "key")
 DEVICE_RE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
-
-
-class _Checker:
-    """Collects every error of one config file, each at its line."""
-
-    def __init__(self, path: Path, base_dir: Optional[Path] = None,
-                 relative_hint: str = "paths are relative to the config file") -> None:
-        self.path = path
-        self.base_dir = base_dir or path.resolve().parent
-        self.relative_hint = relative_hint
-        self.errors: list[ConfigError] = []
-
-    def error(self, message: str, line: Optional[int], hint: Optional[str] = None) -> None:
-        self.errors.append(ConfigError(message, str(self.path), line, hint))
-
-    def keys(self, mapping: LocDict, allowed: tuple, what: str) -> None:
-        for key in mapping:
-            if key not in allowed:
-                hint = did_you_mean(key, allowed) or f"known keys: {', '.join(allowed)}"
-                self.error(f"unknown key '{key}' in {what}", mapping.line_of(key), hint)
-
-    def typed(self, value: Any, line: int, what: str, kinds: tuple, kind_name: str) -> bool:
-        # bool is an int in Python; a YAML `true` is never a number here.
-        if isinstance(value, bool) and bool not in kinds:
-            ok = False
-        else:
-            ok = isinstance(value, kinds)
-        if not ok:
-            self.error(f"{what} must be {kind_name}, got {_show(value)}", line)
-        return ok
-
-    def target_exists(self, target: Any, line: int, what: str) -> None:
-        """A `file.py:attr` must name an existing file; a `package.module:attr` an importable top package."""
-        if not self.typed(target, line, what, (str,), "a string like 'models.py:MyModel'"):
-            return
-        path_part, sep, attr = target.rpartition(":")
-        if not sep or not path_part or not attr:
-            self.error(f"{what} '{target}' must look like 'file.py:attr' or 'package.module:attr'", line)
-            return
-        if path_part.endswith(".py") or "/" in path_part:
-            if not (self.base_dir / path_part).is_file():
-                self.error(f"{what} file '{path_part}' not found (looked in {self.base_dir})", line,
-                           self.relative_hint)
-            return
-        top = path_part.split(".")[0]
-        local = (self.base_dir / f"{top}.py").is_file() or (self.base_dir / top).is_dir()
-        if not local and importlib.util.find_spec(top) is None:
-            self.error(f"{what}: no module named '{top}'", line,
-                       "install it (action input extra_requirements) or use a path like 'models.py:attr'")
 
 
 def load_config(path: str | Path) -> Config:
@@ -89,21 +37,21 @@ def load_config(path: str | Path) -> Config:
         data = load_yaml(path)
     except ConfigError as e:
         raise ConfigErrors([e]) from None
-    check = _Checker(path)
+    check = Checker(path)
     config = _config(data, check)
     if check.errors:
         raise ConfigErrors(check.errors)
     return config
 
 
-def _config(data: Any, check: _Checker) -> Optional[Config]:
+def _config(data: Any, check: Checker) -> Optional[Config]:
     if not isinstance(data, LocDict):
         check.error("a config must be a mapping with 'version: 1' and 'models:'", getattr(data, "line", 1))
         return None
     check.keys(data, TOP_KEYS, "the config")
     version = data.get("version")
     if version != 1:
-        check.error(f"unsupported config version {_show(version)}", data.line_of("version"),
+        check.error(f"unsupported config version {show(version)}", data.line_of("version"),
                     "start the file with 'version: 1'")
     defaults = data.get("defaults", LocDict())
     if not isinstance(defaults, LocDict):
@@ -136,9 +84,9 @@ def _config(data: Any, check: _Checker) -> Optional[Config]:
     return Config(path=str(check.path), models=tuple(specs), cache_dir=cache_dir)
 
 
-def _model(entry: Any, line: int, defaults: LocDict, check: _Checker) -> Optional[ModelSpec]:
+def _model(entry: Any, line: int, defaults: LocDict, check: Checker) -> Optional[ModelSpec]:
     if not isinstance(entry, LocDict):
-        check.error(f"each model must be a mapping with 'name:', got {_show(entry)}", line)
+        check.error(f"each model must be a mapping with 'name:', got {show(entry)}", line)
         return None
     n_errors = len(check.errors)
     check.keys(entry, ENTRY_ONLY_KEYS + DEFAULTABLE_KEYS, f"model '{entry.get('name', '?')}'")
@@ -160,14 +108,14 @@ def _model(entry: Any, line: int, defaults: LocDict, check: _Checker) -> Optiona
     merged.key_lines.update(entry.key_lines)
     values = {key: _VALIDATORS[key](merged[key], merged.line_of(key), check)
               for key in DEFAULTABLE_KEYS if key in merged}
-    init = _input_set(entry["init"], entry.line_of("init"), check, "init") if "init" in entry else InputSet()
+    init = input_set(entry["init"], entry.line_of("init"), check, "init") if "init" in entry else InputSet()
     inputs = None
     if "inputs" in entry:
         raw = entry["inputs"]
         if check.typed(raw, entry.line_of("inputs"), "'inputs'", (list,), "a list of input sets") and not raw:
             check.error("'inputs' is empty", entry.line_of("inputs"), "give at least one '- args: [...]'")
         elif isinstance(raw, list):
-            inputs = tuple(_input_set(s, raw.line_of(i), check, f"input set {i + 1}") for i, s in enumerate(raw))
+            inputs = tuple(input_set(s, raw.line_of(i), check, f"input set {i + 1}") for i, s in enumerate(raw))
     backends = values.get("backends") or (BackendSpec(id="inductor", backend="inductor"),)
     xfail = values.get("xfail") or {}
     ids = [b.id for b in backends]
@@ -183,94 +131,7 @@ def _model(entry: Any, line: int, defaults: LocDict, check: _Checker) -> Optiona
                      key_lines=dict(merged.key_lines), **values)
 
 
-def _input_set(raw: Any, line: int, check: _Checker, what: str) -> InputSet:
-    if not isinstance(raw, LocDict):
-        check.error(f"{what} must be a mapping with 'args:' and/or 'kwargs:', got {_show(raw)}", line)
-        return InputSet()
-    check.keys(raw, ("args", "kwargs"), what)
-    args = raw.get("args", LocList())
-    kwargs = raw.get("kwargs", LocDict())
-    if not isinstance(args, list):
-        check.error(f"{what}: 'args' must be a list", raw.line_of("args"))
-        args = []
-    if not isinstance(kwargs, dict):
-        check.error(f"{what}: 'kwargs' must be a mapping", raw.line_of("kwargs"))
-        kwargs = {}
-    arg_lines = args.item_lines if isinstance(args, LocList) else [line] * len(args)
-    kwarg_lines = kwargs.key_lines if isinstance(kwargs, LocDict) else {}
-    return InputSet(
-        args=tuple(_argument(a, arg_lines[i], check) for i, a in enumerate(args)),
-        kwargs={str(k): _argument(v, kwarg_lines.get(k, line), check) for k, v in kwargs.items()},
-        line=raw.line,
-    )
-
-
-def _argument(raw: Any, line: int, check: _Checker) -> Any:
-    """Validate one argument and turn it into plain data (YAML lists become tuples)."""
-    line = getattr(raw, "line", line)
-    if isinstance(raw, dict) and "shape" in raw:
-        return _tensor_spec(raw, check)
-    if isinstance(raw, dict) and "file" in raw:
-        check.keys(raw, FILE_KEYS, "a file argument")
-        if check.typed(raw["file"], line, "'file'", (str,), "a path"):
-            path = check.base_dir / raw["file"]
-            if not path.is_file():
-                check.error(f"input file '{raw['file']}' not found (looked in {check.base_dir})", line)
-            return {"file": str(path), **({"key": raw["key"]} if "key" in raw else {})}
-        return None
-    if isinstance(raw, dict):
-        lines = getattr(raw, "key_lines", {})
-        return {k: _argument(v, lines.get(k, line), check) for k, v in raw.items()}
-    if isinstance(raw, list):
-        lines = getattr(raw, "item_lines", [line] * len(raw))
-        return tuple(_argument(v, lines[i], check) for i, v in enumerate(raw))
-    return raw
-
-
-def _tensor_spec(raw: LocDict, check: _Checker) -> dict:
-    check.keys(raw, TENSOR_KEYS, "a tensor spec")
-    shape = raw["shape"]
-    if not (isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
-                                            for d in shape)):
-        check.error(f"'shape' must be a list of non-negative integers, got {_show(shape)}", raw.line_of("shape"))
-    dist = raw.get("dist", "randn")
-    if dist not in DISTS:
-        check.error(f"unknown dist '{dist}'", raw.line_of("dist"),
-                    did_you_mean(dist, DISTS) or f"choose one of: {', '.join(DISTS)}")
-    if "dtype" in raw and raw["dtype"] not in TENSOR_DTYPES:
-        check.error(f"unknown tensor dtype '{raw['dtype']}'", raw.line_of("dtype"),
-                    did_you_mean(raw["dtype"], TENSOR_DTYPES) or f"choose one of: {', '.join(TENSOR_DTYPES)}")
-    for key in ("low", "high", "value"):
-        if key in raw:
-            check.typed(raw[key], raw.line_of(key), f"'{key}'", (int, float), "a number")
-    if dist == "full" and "value" not in raw:
-        check.error("dist 'full' needs 'value:'", raw.line)
-    if "value" in raw and dist != "full":
-        check.error(f"'value' only applies to dist 'full', not '{dist}'", raw.line_of("value"))
-    if "value" in raw and isinstance(raw["value"], float) and not math.isfinite(raw["value"]):
-        check.error(f"'value' must be finite, got {raw['value']}", raw.line_of("value"))
-    for key in ("low", "high"):
-        if key in raw and dist not in ("rand", "randn", "randint"):
-            check.error(f"'{key}' only applies to dists rand, randn and randint, not '{dist}'", raw.line_of(key))
-    low, high = raw.get("low", 0), raw.get("high", 10 if dist == "randint" else 1)
-    if dist in ("rand", "randn", "randint") and ("low" in raw or "high" in raw) and _numbers(low, high) \
-            and not low < high:
-        check.error(f"'low' ({low}) must be below 'high' ({high})", raw.line_of("low" if "low" in raw else "high"))
-    if "requires_grad" in raw:
-        check.typed(raw["requires_grad"], raw.line_of("requires_grad"), "'requires_grad'", (bool,), "true or false")
-        integral = raw.get("dtype", "int64" if dist == "randint" else "float32") in (
-            "int64", "int32", "int16", "int8", "uint8", "bool")
-        if raw["requires_grad"] is True and integral:
-            check.error("only floating-point tensors can require grad", raw.line_of("requires_grad"),
-                        "give it a floating dtype, or drop requires_grad")
-    return {k: (list(v) if isinstance(v, list) else v) for k, v in raw.items()}
-
-
-def _numbers(*values: Any) -> bool:
-    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-
-
-def _backends(raw: Any, line: int, check: _Checker) -> tuple:
+def _backends(raw: Any, line: int, check: Checker) -> tuple:
     if isinstance(raw, str):
         raw = LocList([raw])
         raw.line, raw.item_lines = line, [line]
@@ -293,13 +154,13 @@ def _backends(raw: Any, line: int, check: _Checker) -> tuple:
     return tuple(out)
 
 
-def _backend(item: Any, line: int, check: _Checker) -> Optional[BackendSpec]:
+def _backend(item: Any, line: int, check: Checker) -> Optional[BackendSpec]:
     if isinstance(item, str):
         if ":" in item:
             check.target_exists(item, line, "custom backend")
         return BackendSpec(id=_default_backend_id(item), backend=item, line=line)
     if not isinstance(item, LocDict) or "backend" not in item:
-        check.error(f"a backend is a name or a mapping with 'backend:', got {_show(item)}", line)
+        check.error(f"a backend is a name or a mapping with 'backend:', got {show(item)}", line)
         return None
     check.keys(item, BACKEND_KEYS, "a backend")
     name = item["backend"]
@@ -323,22 +184,22 @@ def _default_backend_id(name: str) -> str:
 
 
 def _choice(choices: tuple, what: str) -> Callable:
-    def validate(value: Any, line: int, check: _Checker) -> Any:
+    def validate(value: Any, line: int, check: Checker) -> Any:
         if value not in choices:
-            check.error(f"unknown {what} {_show(value)}", line,
+            check.error(f"unknown {what} {show(value)}", line,
                         did_you_mean(str(value), choices) or f"choose one of: {', '.join(choices)}")
         return value
     return validate
 
 
-def _device(value: Any, line: int, check: _Checker) -> Any:
+def _device(value: Any, line: int, check: Checker) -> Any:
     if not isinstance(value, str) or not DEVICE_RE.match(value):
-        check.error(f"unknown device {_show(value)}", line, "use auto, cpu, cuda or cuda:N")
+        check.error(f"unknown device {show(value)}", line, "use auto, cpu, cuda or cuda:N")
     return value
 
 
 def _number(minimum: float, integer: bool = False, nullable: bool = False, strict: bool = False) -> Callable:
-    def validate(value: Any, line: int, check: _Checker) -> Any:
+    def validate(value: Any, line: int, check: Checker) -> Any:
         if value is None and nullable:
             return None
         kinds = (int,) if integer else (int, float)
@@ -351,12 +212,12 @@ def _number(minimum: float, integer: bool = False, nullable: bool = False, stric
     return validate
 
 
-def _flag(value: Any, line: int, check: _Checker) -> Any:
+def _flag(value: Any, line: int, check: Checker) -> Any:
     check.typed(value, line, "this value", (bool,), "true or false")
     return value
 
 
-def _tolerance(value: Any, line: int, check: _Checker) -> Tolerance:
+def _tolerance(value: Any, line: int, check: Checker) -> Tolerance:
     if not isinstance(value, LocDict):
         check.error("'tolerance' must be a mapping like {atol: 1e-5, rtol: 1e-5}", line)
         return Tolerance()
@@ -368,7 +229,7 @@ def _tolerance(value: Any, line: int, check: _Checker) -> Tolerance:
 
 
 def _mapping(what: str, example: str) -> Callable:
-    def validate(value: Any, line: int, check: _Checker) -> dict:
+    def validate(value: Any, line: int, check: Checker) -> dict:
         if not isinstance(value, dict):
             check.error(f"'{what}' must be a mapping of {example}", line)
             return {}
@@ -376,7 +237,7 @@ def _mapping(what: str, example: str) -> Callable:
     return validate
 
 
-def _xfail(value: Any, line: int, check: _Checker) -> dict:
+def _xfail(value: Any, line: int, check: Checker) -> dict:
     if not isinstance(value, LocDict):
         check.error("'xfail' must map backend ids to reasons, like {inductor: 'issue #123'}", line)
         return {}
@@ -404,14 +265,9 @@ _VALIDATORS: dict = {
 }
 
 
-def _show(value: Any) -> str:
-    text = repr(value if not isinstance(value, (LocDict, LocList)) else type(value).__mro__[1](value))
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def backends_from_cli(text: str) -> list:
     """Backends given on the command line (comma separated); custom paths are relative to the working directory."""
-    check = _Checker(Path("--backends"), Path.cwd(), "paths are relative to the working directory")
+    check = Checker(Path("--backends"), Path.cwd(), "paths are relative to the working directory")
     specs = []
     for name in (n.strip() for n in text.split(",")):
         spec = _backend(name, 0, check) if name else None
