@@ -135,3 +135,11 @@ def test_shards_judged_with_a_baseline_merge_to_the_same_verdicts(work):
     merged = results_by_id(work / "merged.json")
     assert merged["relu[relu_accuracy_error_TESTING_ONLY]"]["outcome"] == "xfail"
     assert {r["baseline"]["status"] for r in merged.values()} == {"unchanged"}
+
+
+def test_updating_from_a_partial_run_keeps_the_other_entries(work):
+    _run(work, "--baseline", "baseline.yaml", "--update-baseline")
+    proc, _ = _run(work, "--baseline", "baseline.yaml", "--update-baseline", "--only", "branchy")
+    assert proc.returncode == 0
+    text = (work / "baseline.yaml").read_text()
+    assert "relu[relu_accuracy_error_TESTING_ONLY]" in text and "branchy[aot_eager]" in text

@@ -136,3 +136,37 @@ def test_missing_config_file(tmp_path):
 def test_argparse_usage_error_is_exit_2(tmp_path):
     proc = run_cli("run", cwd=tmp_path)
     assert proc.returncode == 2 and "usage:" in proc.stderr
+
+
+def test_bad_paths_and_devices_are_caught_before_running(tmp_path):
+    write(tmp_path / "models.py", MODELS)
+    config = write(tmp_path / "cfg.yaml", "version: 1\nmodels:\n" + GOOD_ENTRY)
+    write(tmp_path / "afile", "")
+    for args, expected in ((["--device", "gpu"], "--device: unknown device 'gpu'"),
+                           (["--junit", str(tmp_path)], "is a directory"),
+                           (["--json", "afile/out.json"], "cannot create it"),
+                           (["--resume", "nosuch.jsonl"], "no such journal file"),
+                           (["--cache-dir", "afile"], "is not a directory"),
+                           (["--memory-limit", "1K"], "too small"),
+                           (["--fail-on", ""], "names no outcome")):
+        proc = run_cli("run", str(config), *args, cwd=tmp_path)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert expected in proc.stderr and "Traceback" not in proc.stderr, (args, proc.stderr)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_min_speedup_needs_benchmark(tmp_path):
+    write(tmp_path / "models.py", MODELS)
+    config = write(tmp_path / "cfg.yaml", "version: 1\nmodels:\n" + GOOD_ENTRY
+                   + "    min_speedup: 1.5\n    benchmark: false\n")
+    proc = run_cli("run", str(config), cwd=tmp_path)
+    assert proc.returncode == 2 and f"{config}:7:" in proc.stderr and "min_speedup" in proc.stderr
+
+
+def test_a_mistake_in_defaults_is_reported_once(tmp_path):
+    write(tmp_path / "models.py", MODELS)
+    config = write(tmp_path / "cfg.yaml", "version: 1\ndefaults:\n  timeout: 0\nmodels:\n" + GOOD_ENTRY
+                   + GOOD_ENTRY.replace("name: ok", "name: ok2"))
+    proc = run_cli("run", str(config), cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count(f"{config}:3:") == 1
+    assert "'timeout' must be > 0" in proc.stderr

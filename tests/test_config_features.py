@@ -165,7 +165,7 @@ def test_live_progress_on_a_terminal():
     out = io.StringIO()
     progress = Progress(total=3, stream=out, live=True)
     progress.phase("mlp[inductor]", "compile")
-    assert "0/3 done" in out.getvalue() and "mlp[inductor] (compile)" in out.getvalue()
+    assert "0/3 done" in out.getvalue() and "mlp[inductor]: compile" in out.getvalue()
     progress.result(CaseResult(case_id="mlp[inductor]", index=0, model="mlp", backend="inductor", config="c",
                                line=1, outcome="pass", duration=2.0))
     assert "[1/3]" in out.getvalue() and "ETA" in out.getvalue() and "\x1b[32m" in out.getvalue()
@@ -210,3 +210,13 @@ def test_min_speedup_gate(tmp_path):
     r = results_by_id(tmp_path / "out.json")["slow[aot_eager]"]
     assert proc.returncode == 1 and r["outcome"] == "gate"
     assert "< min_speedup 1000x" in r["message"] and r["perf"]["speedup"] > 0
+
+
+def test_input_file_errors_name_the_file_and_keys(tmp_path):
+    torch.save({"a": torch.ones(2), "c": torch.zeros(2)}, tmp_path / "t.pt")
+    write(tmp_path / "models.py", "def double(x):\n    return x * 2\n")
+    write(tmp_path / "cfg.yaml", "version: 1\nmodels:\n  - name: f\n    function: models.py:double\n"
+          "    device: cpu\n    inputs: [{args: [{file: t.pt, key: b}]}]\n    backends: [eager]\n")
+    run_cli("run", "cfg.yaml", "--json", "out.json", cwd=tmp_path)
+    r = results_by_id(tmp_path / "out.json")["f[eager]"]
+    assert r["phase"] == "load" and "has no key 'b' (it has: a, c)" in r["message"] and "t.pt" in r["message"]

@@ -27,6 +27,13 @@ models:
     model: models.py:Block
     train: true
     inputs: [{args: [{shape: [2, 16, 64], requires_grad: true}]}]
+  - name: resnet_train
+    model: models.py:ResNetish
+    train: true
+    inputs: [{args: [{shape: [8, 3, 32, 32]}]}]
+  - name: scalar_sums            # 0-dim results: single rounding errors, not a reason to fail
+    function: models.py:sum_of
+    inputs: [{args: [{shape: [65537]}]}, {args: [{shape: [1000000]}]}]
   - name: relu_bug
     model: models.py:MLP
     inputs: [{args: [{shape: [8, 16]}]}]
@@ -46,11 +53,11 @@ def results(tmp_path_factory):
 
 @pytest.mark.inductor
 @pytest.mark.parametrize("case_id", ["big_reductions[inductor]", "total_sum[inductor]", "block_bf16[inductor]",
-                                     "block_train[inductor]"])
+                                     "block_train[inductor]", "resnet_train[inductor]", "scalar_sums[inductor]"])
 def test_correct_inductor_results_pass(results, case_id):
     r = results[case_id]
     assert r["outcome"] == "pass", r["message"]
-    assert r["input_sets"] == 2, "a re-drawn second call ran too"
+    assert r["input_sets"] == 2, "two calls ran"
 
 
 @pytest.mark.inductor

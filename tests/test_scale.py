@@ -161,3 +161,21 @@ def test_sigint_writes_every_report_and_exits_130(tmp_path, junit_schema):
     result = json.loads((tmp_path / "r.json").read_text())["results"][0]
     assert result["outcome"] == "error" and result["phase"] == "interrupted" and "SIGINT" in result["message"]
     assert (tmp_path / "r.md").is_file()
+
+
+def test_an_empty_shard_is_a_green_job_with_empty_reports(tmp_path, junit_schema):
+    write(tmp_path / "models.py", "def double(x):\n    return x * 2\n")
+    write(tmp_path / "cfg.yaml", "version: 1\nmodels:\n  - name: only\n    function: models.py:double\n"
+          "    device: cpu\n    inputs: [{args: [{shape: [4]}]}]\n    backends: [eager]\n")
+    proc = run_cli("run", "cfg.yaml", "--shard", "2/3", "--junit", "r.xml", "--json", "r.json", cwd=tmp_path)
+    assert proc.returncode == 0 and "has no cases" in proc.stderr
+    junit_schema.validate(str(tmp_path / "r.xml"))
+    assert json.loads((tmp_path / "r.json").read_text())["results"] == []
+
+
+def test_merge_rejects_malformed_results(workdir, tmp_path):
+    data = json.loads((workdir / "full.json").read_text())
+    data["results"][0]["outcome"] = "weird"
+    write(tmp_path / "bad.json", json.dumps(data))
+    proc = run_cli("merge", str(tmp_path / "bad.json"), cwd=tmp_path)
+    assert proc.returncode == 2 and "unknown outcome 'weird'" in proc.stderr and "Traceback" not in proc.stderr

@@ -34,6 +34,7 @@ CORRECT = [
     "view_of[copy_view]",  # a copy where eager returns a view is legal (reshape may do either)
     "held_outputs[aot_eager]", "plain_attribute[aot_eager]", "example_inputs[aot_eager]",
     "module_instance[aot_eager]",  # an nn.Module instance named by function: still a fresh copy per run
+    "twin_relu[aot_eager]", "held_output_one_call[aot_eager]", "loss_item[aot_eager]",
 ]
 
 
@@ -70,6 +71,9 @@ WRONG = {
     "container_flip[aot_eager]": ("output", "compiled gives a list where eager gives a tuple"),
     "plain_attribute[clone_inputs]": ("attribute total", "attribute total"),
     "example_inputs[stale]": ("output", "input set 2"),
+    "twin_relu[dedup_outputs]": ("output[1]", "compiled returns the memory of output[0]"),
+    "held_output_one_call[static_output]": ("output", "changed when the compiled object was called again"),
+    "loss_item[mul_to_add]": ("output[0]", "output[1]"),
 }
 
 
@@ -149,4 +153,4 @@ def test_silent_fallback_is_visible_in_health(verdicts):
 
 def test_one_case_failing_never_stops_the_others(verdicts):
     # the config holds broken imports, crashing backends and eager failures: every case still has a result
-    assert len(verdicts) == 68
+    assert len(verdicts) == 74

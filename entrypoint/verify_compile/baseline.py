@@ -86,8 +86,16 @@ def snapshot(results: Iterable[CaseResult]) -> dict:
 
 
 def save_baseline(path: str, results: Iterable[CaseResult]) -> int:
-    entries = snapshot(unjudged(r) for r in results)
+    """Record the results' outcomes. Entries of cases this run did not include (other shards, --only) are kept;
+    returns how many entries the file holds."""
     p = Path(path)
+    entries = {}
+    if p.is_file():
+        try:
+            entries = load_baseline(path)
+        except ConfigError:  # an unreadable old baseline is replaced whole
+            entries = {}
+    entries.update(snapshot(unjudged(r) for r in results))
     p.parent.mkdir(parents=True, exist_ok=True)
     if p.suffix == ".csv":
         buf = io.StringIO()

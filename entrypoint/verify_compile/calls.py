@@ -50,7 +50,8 @@ def call_once(fn: Callable, module: Optional[torch.nn.Module], args: tuple, kwar
                if name not in pristine or not _same(value, pristine[name])}
     detached = map_tensors(output, lambda t: t.detach().clone())
     return Observation(output=detached, inputs=_inputs_after(args, kwargs), state=changed, grads=grads,
-                       aliases=_aliases(output, args, kwargs), raw_output=map_tensors(output, lambda t: t.detach()))
+                       aliases=_aliases(output, args, kwargs, module),
+                       raw_output=map_tensors(output, lambda t: t.detach()))
 
 
 def overwritten(observations: list) -> tuple:
@@ -78,18 +79,21 @@ def _equal_or_both_nan(a: torch.Tensor, b: torch.Tensor) -> bool:
     return bool(torch.equal(a, b))
 
 
-def _aliases(output: Any, args: tuple, kwargs: dict) -> dict:
-    """Output leaves that share memory with an input leaf."""
-    inputs = {}
+def _aliases(output: Any, args: tuple, kwargs: dict, module: Optional[torch.nn.Module]) -> dict:
+    """Output leaves that share memory with an input, with the module's own state, or with an earlier output."""
+    owners: dict = {}
     for path, t in tensor_leaves((args, kwargs), "input"):
-        ptr = _storage(t)
-        if ptr:
-            inputs.setdefault(ptr, _input_path(path))
+        owners.setdefault(_storage(t), _input_path(path))
+    for name, t in state_of(module).items():
+        owners.setdefault(_storage(t), name)
+    owners.pop(0, None)
     found = {}
     for path, t in tensor_leaves(output, "output"):
         ptr = _storage(t)
-        if ptr and ptr in inputs:
-            found[path] = inputs[ptr]
+        if ptr in owners:
+            found[path] = owners[ptr]
+        elif ptr:
+            owners[ptr] = path
     return found
 
 

@@ -16,9 +16,9 @@ from verify_compile import __version__
 from verify_compile import results as R
 from verify_compile.baseline import apply_baseline, load_baseline, save_baseline
 from verify_compile.cases import expand, parse_shard, select, shard
-from verify_compile.config import backends_from_cli, load_config
+from verify_compile.config import DEVICE_RE, backends_from_cli, load_config
 from verify_compile.errors import USAGE_EXIT, ConfigError, ConfigErrors
-from verify_compile.outputs import write_reports
+from verify_compile.outputs import check_writable, write_reports
 from verify_compile.pool import WorkerStartError
 from verify_compile.reports.terminal import Progress, summary_table
 from verify_compile.results import load_json_results
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="on an inductor mismatch, find the first bad compiler stage/pass (CompilerBisector)")
     _add_report_args(run)
     merge = sub.add_parser("merge", help="combine the --json results of several shards into one report")
-    merge.add_argument("inputs", nargs="+", metavar="RESULTS.json")
+    merge.add_argument("inputs", nargs="+", metavar="RESULTS.json", help="the --json results of each shard")
     _add_report_args(merge)
     sub.add_parser("action", help="run as the GitHub Action: inputs from INPUT_* variables (see action.yml)")
     return parser
@@ -69,7 +69,7 @@ def _add_report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--update-baseline", action="store_true", help="rewrite --baseline FILE from this run")
     p.add_argument("--fail-on", default=",".join(R.DEFAULT_FAIL_ON), metavar="OUTCOMES",
                    help=f"comma-separated outcomes that fail the run (default: %(default)s; "
-                        f"choices: {', '.join(OUTCOMES_FOR_FAIL_ON)})")
+                        f"choices: {', '.join(OUTCOMES_FOR_FAIL_ON)}; 'none': report only)")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -98,7 +98,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def parse_fail_on(text: str) -> tuple:
+    if text.strip() == "none":  # report only: no outcome fails the run
+        return ()
     outcomes = tuple(o.strip() for o in text.split(",") if o.strip())
+    if not outcomes:
+        raise ConfigError("--fail-on names no outcome", hint="list outcomes, or write 'none' to fail on nothing")
     for outcome in outcomes:
         if outcome not in OUTCOMES_FOR_FAIL_ON:
             raise ConfigError(f"--fail-on: unknown outcome '{outcome}'",
@@ -125,10 +129,35 @@ def _baseline(args: argparse.Namespace) -> Optional[dict]:
     return load_baseline(args.baseline)
 
 
+def _check_run_arguments(args: argparse.Namespace) -> None:
+    """Everything about the command line that can be wrong, found before anything runs."""
+    for option, path in (("--journal", args.journal), ("--baseline", args.baseline if args.update_baseline else None)):
+        check_writable(option, path)
+    check_writable("--cache-dir", args.cache_dir, folder=True)
+    check_writable("--repro-dir", args.repro_dir, folder=True)
+    if args.resume and not Path(args.resume).is_file():
+        raise ConfigError(f"--resume {args.resume}: no such journal file",
+                          hint="give the journal a run wrote (its path is printed when a run is interrupted)")
+    if args.device and not DEVICE_RE.match(args.device):
+        raise ConfigError(f"--device: unknown device '{args.device}'", hint="use auto, cpu, cuda or cuda:N")
+    if args.timeout is not None and args.timeout <= 0:
+        raise ConfigError("--timeout must be positive")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if args.memory_limit and parse_size(args.memory_limit) < 2**26:
+        raise ConfigError(f"--memory-limit {args.memory_limit} is too small for a worker", hint="e.g. 8G")
+
+
 def run_command(args: argparse.Namespace, fail_on: tuple) -> int:
+    _check_report_arguments(args)
+    _check_run_arguments(args)
     baseline = _baseline(args)
     errors, configs = [], []
+    seen: set = set()
     for path in args.configs:
+        if Path(path).resolve() in seen:  # the same file twice is one config, not a name clash
+            continue
+        seen.add(Path(path).resolve())
         try:
             configs.append(load_config(path))
         except ConfigErrors as e:
@@ -138,18 +167,17 @@ def run_command(args: argparse.Namespace, fail_on: tuple) -> int:
     backends = backends_from_cli(args.backends) if args.backends else None
     cases = select(expand(configs, backends, args.device), args.only)
     if args.timeout is not None:
-        if args.timeout <= 0:
-            raise ConfigError("--timeout must be positive")
         cases = [dataclasses.replace(c, model=dataclasses.replace(c.model, timeout=args.timeout)) for c in cases]
-    meta = {}
+    if not cases:
+        raise ConfigError("no case to run" + (f": --only {' '.join(args.only)} matches nothing" if args.only else ""))
+    meta: dict = {"cases_in_configs": len(cases)}
     if args.shard:
         index, total = parse_shard(args.shard)
         cases = shard(cases, index, total)
         meta["shard"] = args.shard
-    if not cases:
-        raise ConfigError("no case to run" + (f": --only {' '.join(args.only)} matches nothing" if args.only else ""))
-    if args.workers is not None and args.workers < 1:
-        raise ConfigError("--workers must be at least 1")
+        if not cases:  # more shards than cases: an empty share is a green job, not a broken config
+            print(f"verify-compile: shard {args.shard} has no cases", file=sys.stderr)
+            return finish([], meta, args, fail_on, baseline)
     cache_dir = args.cache_dir or next((c.cache_dir for c in configs if c.cache_dir), None)
     settings = RunSettings(repro_dir=str(Path(args.repro_dir).resolve()) if args.repro_dir else None,
                            bisect=args.bisect)
@@ -168,24 +196,47 @@ def run_command(args: argparse.Namespace, fail_on: tuple) -> int:
     return finish(report.results, report.meta, args, fail_on, baseline, report.interrupted, report.journal)
 
 
+def _check_report_arguments(args: argparse.Namespace) -> None:
+    for option in ("junit", "json", "markdown", "html"):
+        check_writable(f"--{option}", getattr(args, option))
+
+
 def merge_command(args: argparse.Namespace, fail_on: tuple) -> int:
+    _check_report_arguments(args)
     baseline = _baseline(args)
     merged: dict = {}
-    meta: dict = {}
+    metas: list = []
     for path in args.inputs:
         try:
             file_meta, results = load_json_results(Path(path).read_text(encoding="utf-8"), path)
-        except OSError as e:
-            raise ConfigError(f"cannot read results: {e.strerror}", path) from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"cannot read results: {getattr(e, 'strerror', None) or e}", path) from None
         except ValueError as e:
             raise ConfigError(str(e)) from None
-        meta = meta or {k: v for k, v in file_meta.items() if k != "shard"}
+        metas.append(file_meta)
         for r in results:
             if r.case_id in merged:
                 raise ConfigError(f"case '{r.case_id}' appears in two results files", path,
                                   hint="merge each shard's results once")
             merged[r.case_id] = r
-    return finish(sorted(merged.values(), key=lambda r: r.index), meta, args, fail_on, baseline)
+    return finish(sorted(merged.values(), key=lambda r: r.index), merged_meta(metas, len(merged)), args, fail_on,
+                  baseline)
+
+
+def merged_meta(metas: list, cases: int) -> dict:
+    """One run's meta for several shards: first start, last finish, and a warning where they disagree."""
+    meta = {k: v for k, v in (metas[0] if metas else {}).items() if k != "shard"}
+    meta["cases"] = cases
+    starts = [m["started"] for m in metas if m.get("started")]
+    ends = [m["finished"] for m in metas if m.get("finished")]
+    meta.update(started=min(starts, default=None), finished=max(ends, default=None), merged_files=len(metas))
+    for key in ("torch", "device", "python"):
+        seen = sorted({str(m[key]) for m in metas if m.get(key)})
+        if len(seen) > 1:
+            meta[key] = " / ".join(seen)
+            print(f"verify-compile: warning: the merged results ran on different {key}: {', '.join(seen)}",
+                  file=sys.stderr)
+    return meta
 
 
 def finish(results: list, meta: dict, args: argparse.Namespace, fail_on: tuple, baseline: Optional[dict] = None,
@@ -196,14 +247,16 @@ def finish(results: list, meta: dict, args: argparse.Namespace, fail_on: tuple, 
         baseline = load_baseline(args.baseline)
     if baseline is not None:
         results = apply_baseline(results, baseline)
-    write_reports(results, meta, junit=args.junit, junit_file_line=args.junit_file_line, json_path=args.json,
-                  markdown=args.markdown, html=args.html)
+    written = write_reports(results, meta, junit=args.junit, junit_file_line=args.junit_file_line,
+                            json_path=args.json, markdown=args.markdown, html=args.html)
     print(summary_table(results))
     if interrupted:
         print(f"verify-compile: interrupted; finished results are in the reports and in {journal}; "
               f"continue with --resume {journal}", file=sys.stderr)
         return 128 + interrupted
     failed = R.failing(results, fail_on)
+    if not written:
+        return 1
     if failed:
         print(f"verify-compile: {len(failed)} case(s) failed ({', '.join(sorted({r.outcome for r in failed}))})",
               file=sys.stderr)

@@ -30,6 +30,10 @@ DEFAULT_TOLERANCES = {
     torch.complex64: (1e-5, 1.3e-6),
     torch.complex128: (1e-7, 1e-7),
 }
+# Gradients (float32) default to the tolerance of PyTorch's own training accuracy checks: a ReLU or max-pool that
+# flips on a pre-activation within rounding of zero moves a few gradient elements by ~1e-5 under any correct
+# compiler, and that is not a wrong answer.
+GRADIENT_TOLERANCES = {torch.float32: (1e-4, 1e-4), torch.complex64: (1e-4, 1e-4)}
 # The float64 reference only arbitrates when it agrees with eager at least this well (relative RMSE):
 # a reference that took another branch (argmax, thresholds) cannot tell right from wrong.
 _REFERENCE_TRUST = {torch.float16: 5e-2, torch.bfloat16: 1e-1}
@@ -58,6 +62,8 @@ class Observation:
 
 def resolve_tolerance(tol: Tolerance, dtype: torch.dtype) -> tuple:
     atol, rtol = DEFAULT_TOLERANCES.get(dtype, (1e-5, 1.3e-6))
+    if tol.gradients:
+        atol, rtol = GRADIENT_TOLERANCES.get(dtype, (atol, rtol))
     return (tol.atol if tol.atol is not None else atol, tol.rtol if tol.rtol is not None else rtol)
 
 
@@ -80,7 +86,7 @@ def compare_observations(eager: Observation, compiled: Observation, tol: Toleran
     for leaf, shared in compiled.aliases.items():
         if eager.aliases.get(leaf) != shared:  # the reverse (eager's view, compiled's copy) is legal: reshape
             found.append(Mismatch(where=leaf, kind="alias", summary=(
-                f"{leaf}: compiled returns the memory of {shared} (writing to the output changes the input); "
+                f"{leaf}: compiled returns the memory of {shared} (writing to one changes the other); "
                 "eager returns a tensor of its own")))
     walk(eager.inputs[0], compiled.inputs[0], "input", tol, found, fp64_of(lambda o: o.inputs[0]),
          suffix=" after the call")
@@ -90,8 +96,9 @@ def compare_observations(eager: Observation, compiled: Observation, tol: Toleran
         ref = eager.state.get(name, pristine.get(name))
         res = compiled.state.get(name, pristine.get(name))
         walk(ref, res, name, tol, found, fp64_of(lambda o, n=name: _state64(o, n, pristine)))
+    grad_tol = dataclasses.replace(tol, gradients=True)
     for name in sorted(eager.grads.keys() | compiled.grads.keys()):
-        walk(eager.grads.get(name), compiled.grads.get(name), name, tol, found,
+        walk(eager.grads.get(name), compiled.grads.get(name), name, grad_tol, found,
              fp64_of(lambda o, n=name: o.grads.get(n, MISSING)))
     return found
 
@@ -168,8 +175,12 @@ def walk(ref: Any, res: Any, where: str, tol: Tolerance, found: list,
             walk(a, b, label, tol, found, sub(lambda p, i=i: p[i]), suffix, depth + 1)
         return
     if isinstance(ref, float) and isinstance(res, float):
-        mismatch = compare_tensors(where + suffix, torch.tensor(ref, dtype=torch.float64),
-                                   torch.tensor(res, dtype=torch.float64), tol, lambda: MISSING)
+        # A Python float is usually a float32 result taken out with .item(): judge it like one, float64 included.
+        def fp64_float() -> Any:
+            value = fp64()
+            return torch.tensor(value, dtype=torch.float64) if isinstance(value, float) else MISSING
+        mismatch = compare_tensors(where + suffix, torch.tensor(ref, dtype=torch.float32),
+                                   torch.tensor(res, dtype=torch.float32), tol, fp64_float)
         if mismatch:
             found.append(mismatch)
         return
@@ -240,7 +251,13 @@ def fp64_accepts(r: torch.Tensor, s: torch.Tensor, f: torch.Tensor, atol: float,
     if ref_err > _REFERENCE_TRUST.get(dtype, _REFERENCE_TRUST_DEFAULT) * scale + atol:
         return False, (f"the float64 reference is too far from eager to arbitrate (RMSE {ref_err:.3g}); "
                        "compared with eager's tolerance alone")
-    multiplier = 3.0 if dtype in (torch.float16, torch.bfloat16) or r.numel() < 1000 else 2.0
+    # Few elements make "no worse than eager" a comparison of single rounding errors: allow more (as PyTorch does).
+    if r.numel() <= 16:
+        multiplier = 10.0
+    elif dtype in (torch.float16, torch.bfloat16) or r.numel() < 1000:
+        multiplier = 3.0
+    else:
+        multiplier = 2.0
     floor = _SCALE_FLOOR.get(dtype, _SCALE_FLOOR_DEFAULT) * scale
     res_err = _rmse(s[finite], f[finite])
     if res_err > multiplier * ref_err + max(atol / 10, floor):

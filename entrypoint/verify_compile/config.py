@@ -123,6 +123,9 @@ def _model(entry: Any, line: int, defaults: LocDict, check: Checker) -> Optional
         if backend_id != "*" and backend_id not in ids:
             check.error(f"xfail names backend '{backend_id}', which model '{name}' does not run",
                         merged["xfail"].line_of(backend_id), did_you_mean(backend_id, ids))
+    if values.get("min_speedup") is not None and values.get("benchmark") is False:
+        check.error("'min_speedup' needs the latency that 'benchmark: false' turns off",
+                    merged.line_of("min_speedup"), "drop one of them")
     if len(check.errors) > n_errors:
         return None
     values.update(backends=backends, xfail=dict(xfail))
@@ -174,6 +177,9 @@ def _backend(item: Any, line: int, check: Checker) -> Optional[BackendSpec]:
         if key in item:
             check.typed(item[key], item.line_of(key), f"'{key}'", kinds, kind_name)
     backend_id = item.get("id") or _default_backend_id(name) + (f"-{item['mode']}" if item.get("mode") else "")
+    if not NAME_RE.match(str(backend_id)):
+        check.error(f"backend id '{backend_id}' may only use letters, digits, '_', '.' and '-'",
+                    item.line_of("id") if "id" in item else line, "set 'id:' to a plain name")
     return BackendSpec(id=str(backend_id), backend=name, mode=item.get("mode"),
                        options=dict(item["options"]) if isinstance(item.get("options"), dict) else None,
                        dynamic=item.get("dynamic"), fullgraph=bool(item.get("fullgraph", False)), line=line)
@@ -198,23 +204,26 @@ def _device(value: Any, line: int, check: Checker) -> Any:
     return value
 
 
-def _number(minimum: float, integer: bool = False, nullable: bool = False, strict: bool = False) -> Callable:
+def _number(name: str, minimum: float, integer: bool = False, nullable: bool = False,
+            strict: bool = False) -> Callable:
     def validate(value: Any, line: int, check: Checker) -> Any:
         if value is None and nullable:
             return None
         kinds = (int,) if integer else (int, float)
         kind_name = ("an integer" if integer else "a number") + (" or null" if nullable else "")
-        if check.typed(value, line, "this value", kinds, kind_name):
+        if check.typed(value, line, f"'{name}'", kinds, kind_name):
             too_small = value <= minimum if strict else value < minimum
             if too_small or (isinstance(value, float) and math.isnan(value)):
-                check.error(f"value {value} must be {'>' if strict else '>='} {minimum}", line)
+                check.error(f"'{name}' must be {'>' if strict else '>='} {minimum:g}, got {value}", line)
         return value
     return validate
 
 
-def _flag(value: Any, line: int, check: Checker) -> Any:
-    check.typed(value, line, "this value", (bool,), "true or false")
-    return value
+def _flag(name: str) -> Callable:
+    def validate(value: Any, line: int, check: Checker) -> Any:
+        check.typed(value, line, f"'{name}'", (bool,), "true or false")
+        return value
+    return validate
 
 
 def _tolerance(value: Any, line: int, check: Checker) -> Tolerance:
@@ -224,7 +233,7 @@ def _tolerance(value: Any, line: int, check: Checker) -> Tolerance:
     check.keys(value, ("atol", "rtol"), "tolerance")
     for key in ("atol", "rtol"):
         if key in value:
-            _number(0.0)(value[key], value.line_of(key), check)
+            _number(key, 0.0)(value[key], value.line_of(key), check)
     return Tolerance(atol=value.get("atol"), rtol=value.get("rtol"))
 
 
@@ -250,17 +259,17 @@ _VALIDATORS: dict = {
     "device": _device,
     "dtype": _choice(DTYPES, "dtype"),
     "backends": _backends,
-    "timeout": _number(0.0, strict=True),
-    "train": _flag,
+    "timeout": _number("timeout", 0.0, strict=True),
+    "train": _flag("train"),
     "tolerance": _tolerance,
-    "seed": _number(0, integer=True),
+    "seed": _number("seed", 0, integer=True),
     "xfail": _xfail,
-    "redraw": _flag,
-    "benchmark": _flag,
-    "bisect": _flag,
-    "max_graph_breaks": _number(0, integer=True, nullable=True),
-    "max_recompiles": _number(0, integer=True, nullable=True),
-    "min_speedup": _number(0.0, nullable=True),
+    "redraw": _flag("redraw"),
+    "benchmark": _flag("benchmark"),
+    "bisect": _flag("bisect"),
+    "max_graph_breaks": _number("max_graph_breaks", 0, integer=True, nullable=True),
+    "max_recompiles": _number("max_recompiles", 0, integer=True, nullable=True),
+    "min_speedup": _number("min_speedup", 0.0, nullable=True),
     "dynamo_config": _mapping("dynamo_config", "torch._dynamo.config options, like {allow_rnn: true}"),
 }
 

@@ -33,7 +33,9 @@ class ConfigErrors(Exception):
     """Every mistake found in one pass, so the user fixes them all at once."""
 
     def __init__(self, errors: Iterable[ConfigError]) -> None:
-        self.errors = list(errors)
+        # A mistake in `defaults` is found once per model: report it once, in file and line order.
+        unique = {(e.file or "", e.line or 0, e.message): e for e in errors}
+        self.errors = [unique[k] for k in sorted(unique)]
         super().__init__("\n".join(str(e) for e in self.errors))
 
 

@@ -45,15 +45,30 @@ def _value(spec: Any, gen: torch.Generator, device: torch.device, dtype: torch.d
     if tensor_arg(spec):
         return _tensor(spec, gen, device, dtype)
     if file_arg(spec):
-        data = torch.load(spec["file"], map_location="cpu", weights_only=True)
-        if "key" in spec:
-            data = data[spec["key"]]
-        return _place(data, device, dtype)
+        return _place(_load_file(spec), device, dtype)
     if isinstance(spec, dict):
         return {k: _value(v, gen, device, dtype) for k, v in spec.items()}
     if isinstance(spec, (list, tuple)):
         return tuple(_value(v, gen, device, dtype) for v in spec)
     return spec
+
+
+def _load_file(spec: dict) -> Any:
+    """The data of a `{file:, key:}` argument, read without executing anything; errors name file and key."""
+    path = spec["file"]
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ValueError(f"input file {path} cannot be loaded with torch.load(weights_only=True): "
+                         f"{str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from None
+    if "key" not in spec:
+        return data
+    if not isinstance(data, dict):
+        raise ValueError(f"input file {path} holds a {type(data).__name__}, not a mapping: drop 'key: {spec['key']}'")
+    if spec["key"] not in data:
+        keys = ", ".join(map(str, list(data)[:20]))
+        raise ValueError(f"input file {path} has no key {spec['key']!r} (it has: {keys})")
+    return data[spec["key"]]
 
 
 def _tensor(spec: dict, gen: torch.Generator, device: torch.device, model_dtype: torch.dtype) -> torch.Tensor:

@@ -35,7 +35,10 @@ class Journal:
 def read_journal(path: str) -> dict:
     """Finished results by case id. A torn last line (the run was killed mid-write) is ignored, and results of
     cases that were interrupted are not finished: they run again."""
-    text = Path(path).read_text(encoding="utf-8")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: cannot read the journal ({e})") from None
     lines = text.splitlines()
     try:
         header = json.loads(lines[0]) if lines else {}

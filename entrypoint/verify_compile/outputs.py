@@ -2,32 +2,57 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
+from verify_compile.errors import ConfigError
 from verify_compile.reports.junit import render_junit
 from verify_compile.reports.markdown import render_markdown
 from verify_compile.results import dump_json
 
 
+def check_writable(option: str, path: Optional[str], folder: bool = False) -> None:
+    """Fail before a run, not after it: `path` must be a file (or, with `folder`, a folder) we can create."""
+    if not path:
+        return
+    p = Path(path)
+    if p.exists() and p.is_dir() != folder:
+        raise ConfigError(f"{option} {path}: is {'not ' if folder else ''}a directory",
+                          hint="give a folder" if folder else "give a file path")
+    ancestor = p.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK):
+        raise ConfigError(f"{option} {path}: cannot create it under {ancestor}")
+
+
 def write_reports(results: list, meta: dict, junit: Optional[str] = None, junit_file_line: bool = False,
                   json_path: Optional[str] = None, markdown: Optional[str] = None,
-                  html: Optional[str] = None) -> None:
-    if junit:
-        _write(junit, render_junit(results, meta, file_line=junit_file_line))
-    if json_path:
-        _write(json_path, dump_json(results, meta))
-    if markdown:
-        _write(markdown, render_markdown(results, meta))
-    if html:
+                  html: Optional[str] = None) -> bool:
+    """Write every requested report; one that cannot be written never costs the others. False if any failed."""
+    def html_report() -> str:
         from verify_compile.reports.html import render_html
 
-        _write(html, render_html(results, meta))
+        return render_html(results, meta)
+
+    wanted: list = [(junit, lambda: render_junit(results, meta, file_line=junit_file_line)),
+                    (json_path, lambda: dump_json(results, meta)),
+                    (markdown, lambda: render_markdown(results, meta)),
+                    (html, html_report)]
+    return all([_write(path, render) for path, render in wanted if path])
 
 
-def _write(path: str, text: str) -> None:
+def _write(path: str, render: Callable[[], str]) -> bool:
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(target)  # a reader never sees half a report
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(render(), encoding="utf-8")
+        tmp.replace(target)  # a reader never sees half a report
+        return True
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        print(f"verify-compile: could not write {path}: {e.strerror or e}", file=sys.stderr)
+        return False

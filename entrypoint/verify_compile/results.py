@@ -132,6 +132,27 @@ def load_json_results(text: str, source: str) -> tuple:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"{source}:{e.lineno}: not JSON ({e.msg})") from None
-    if not isinstance(data, dict) or data.get("format") != "verify-compile-results/1":
+    if not isinstance(data, dict) or data.get("format") != "verify-compile-results/1" \
+            or not isinstance(data.get("results"), list):
         raise ValueError(f"{source}: not a verify-compile --json results file")
-    return data.get("meta", {}), [CaseResult.from_dict(r) for r in data["results"]]
+    return data.get("meta") or {}, [_checked(r, source) for r in data["results"]]
+
+
+_TYPES = {"case_id": str, "index": int, "model": str, "backend": str, "config": str, "line": int,
+          "outcome": str, "message": str, "details": str, "duration": (int, float)}
+
+
+def _checked(record: object, source: str) -> CaseResult:
+    """A result read back from a file someone else wrote: its fields must have the types reports rely on."""
+    name = record.get("case_id", "?") if isinstance(record, dict) else "?"
+    try:
+        if not isinstance(record, dict):
+            raise TypeError("a result must be an object")
+        for key, kind in _TYPES.items():
+            if key in record and not isinstance(record[key], kind) or isinstance(record.get(key), bool):
+                raise TypeError(f"'{key}' has the wrong type")
+        if record.get("outcome") not in OUTCOMES:
+            raise TypeError(f"unknown outcome {record.get('outcome')!r}")
+        return CaseResult.from_dict(record)
+    except (TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"{source}: result '{name}' is malformed: {e}") from None

@@ -98,7 +98,7 @@ def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[
                 diagnose(case, ref, i, observed, result, settings, on_phase, started)
                 break
         else:
-            _check_outputs_kept(ref, calls, result)
+            _check_outputs_kept(ref, calls + ref.extra_call(compiled, module), result)
     except Exception as e:
         if phase != R.COMPARE:
             phase = R.COMPILE if tracker.compiling or _is_compile_error(e) else R.RUN

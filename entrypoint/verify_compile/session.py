@@ -94,15 +94,15 @@ def check_against_torch(cases: list, info: dict) -> None:
 
     for case in cases:
         b, m = case.backend, case.model
-        line = b.line or m.line
+        file, line = (m.config_file, b.line) if b.line else ("--backends", 0)  # line 0: from the command line
         if not b.is_custom:
             check(b.backend, info.get("backends", []), "backend (not in torch._dynamo.list_backends())",
-                  m.config_file, line, "custom backends are written 'file.py:function'")
+                  file, line, "custom backends are written 'file.py:function'")
         if b.mode:
-            check(b.mode, info.get("modes", []), "torch.compile mode", m.config_file, line,
+            check(b.mode, info.get("modes", []), "torch.compile mode", file, line,
                   "modes: " + ", ".join(info.get("modes", [])))
         for option in b.options or {}:
-            check(option, info.get("inductor_options", []), "inductor option", m.config_file, line)
+            check(option, info.get("inductor_options", []), "inductor option", file, line)
         for option in m.dynamo_config:
             check(option, info.get("dynamo_options", []), "torch._dynamo.config option", m.config_file,
                   m.key_lines.get("dynamo_config", m.line))

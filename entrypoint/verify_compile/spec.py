@@ -17,6 +17,7 @@ class Tolerance:
 
     atol: Optional[float] = None
     rtol: Optional[float] = None
+    gradients: bool = False  # set by the comparison for gradient leaves, which have defaults of their own
 
 
 @dataclass(frozen=True)

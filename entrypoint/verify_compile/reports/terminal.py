@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from typing import Iterable, Optional, TextIO
 
 from verify_compile import results as R
 from verify_compile.baseline import baseline_counts
+from verify_compile.reports.junit import clean
 from verify_compile.results import CaseResult, counts
 
 _LABELS = {R.PASS: "PASS", R.MISMATCH: "MISMATCH", R.ERROR: "ERROR", R.SKIP: "SKIP", R.FLAKY: "FLAKY",
@@ -50,7 +52,7 @@ class Progress:
         else:
             label = f"{label:<8}"
         width = len(str(self.total))
-        message = f"  {_shorten(r.message, 160)}" if r.outcome != R.PASS and r.message else ""
+        message = f"  {_shorten(clean(r.message), 160)}" if r.outcome != R.PASS and r.message else ""
         self.stream.write(f"[{self.done:>{width}}/{self.total}] {label} {r.case_id} ({r.duration:.1f} s){message}\n")
         self.tick()
 
@@ -62,9 +64,9 @@ class Progress:
         if self.done:
             per_case = elapsed / self.done
             eta = f", ETA {_clock(per_case * (self.total - self.done))}"
-        running = ", ".join(f"{cid} ({phase})" for cid, phase in list(self.running.items())[:3])
+        running = ", ".join(f"{cid}: {phase}" for cid, phase in list(self.running.items())[:3])
         line = f"{self.done}/{self.total} done, {_clock(elapsed)} elapsed{eta}" + (f" | {running}" if running else "")
-        line = line[:150]
+        line = line[:max(20, shutil.get_terminal_size().columns - 1)]  # a wrapped line cannot be redrawn
         self.stream.write("\r" + line + " " * max(0, self._line_len - len(line)))
         self._line_len = len(line)
         self.stream.flush()
