@@ -225,7 +225,9 @@ def test_config_text_in_error_messages_is_fenced(tmp_path):
     assert proc.returncode == 2, proc.stdout
     assert "\n::error file=evil.py::from the config\n" in proc.stdout
     live = [c for c in live_commands(proc.stdout) if not c.startswith("::stop-commands::")]
-    assert [parse_command(c)[0] for c in live] == ["error"] and "evil.py" not in live[0]
+    # one annotation, on the config's own line, with the quoted text escaped inside its message
+    assert [parse_command(c)[0] for c in live] == ["error"]
+    assert "file=broken.yaml,line=4," in live[0] and "%0A::error file=evil.py" in live[0]
     assert "nothing was run" in (tmp_path / "summary.md").read_text()
     assert read_outputs(tmp_path / "output")["total"] == "0"
     assert read_outputs(tmp_path / "output")["junit_path"] == ""

@@ -49,6 +49,7 @@ def main(argv: list[str]) -> int:
     except (ValueError, ConfigError) as e:
         _emit(command("error", str(e), title="verify-compile: bad action input"))
         return USAGE_EXIT
+    problems: list = []
     with tempfile.TemporaryDirectory(prefix="verify-compile-action-") as tmp:
         # The CLI always writes its JSON to a fresh temp file: a stale file at the user's path cannot be
         # mistaken for this run's results when the run stops before writing any.
@@ -56,7 +57,7 @@ def main(argv: list[str]) -> int:
         with fenced_log():
             code = _install(read_input(env, "extra_requirements"))
             if code == 0:
-                code = _run_cli([*args, "--json", json_tmp])
+                code = _run_cli([*args, "--json", json_tmp], problems)
         loaded = _load(json_tmp)
         user_json = read_input(env, "json_path")
         if loaded and user_json:
@@ -65,10 +66,18 @@ def main(argv: list[str]) -> int:
     fail_on = _fail_on(read_input(env, "fail_on"))
     workspace = env.get("GITHUB_WORKSPACE") or os.getcwd()
     if loaded is None:
-        _emit(command("error", f"verify-compile stopped before any case ran (exit code {code}); see the log above",
-                      title="verify-compile"))
-        append_file(env.get("GITHUB_STEP_SUMMARY"),
-                    f"## verify-compile: nothing was run\n\nExit code {code}; the step's log says why.\n")
+        for problem in problems[:MAX_ANNOTATIONS]:  # each configuration problem on its own line of its file
+            _emit(command("error", problem.message + (f" ({problem.hint})" if problem.hint else ""),
+                          file=workspace_path(problem.file, workspace) if problem.file else None,
+                          line=problem.line, title="verify-compile: configuration"))
+        if not problems:
+            _emit(command("error", f"verify-compile stopped before any case ran (exit code {code}); see the log "
+                          "above", title="verify-compile"))
+        why = "; the step's log says why.\n"
+        if problems:
+            listed = "\n".join(str(p) for p in problems)
+            why = "; the configuration has problems:\n\n" + fenced_block(listed)
+        append_file(env.get("GITHUB_STEP_SUMMARY"), f"## verify-compile: nothing was run\n\nExit code {code}{why}")
         results: list = []
     else:
         meta, results = loaded
@@ -129,10 +138,11 @@ def fenced_log() -> Iterator[None]:
         _emit(f"::{token}::")
 
 
-def _run_cli(args: list[str]) -> int:
+def _run_cli(args: list[str], problems: list) -> int:
+    """Run the CLI; configuration problems it reports are collected into `problems`."""
     print("verify-compile " + shlex.join(args), flush=True)
     try:
-        return cli.main(args)
+        return cli.main(args, on_config_errors=problems.extend)
     except SystemExit as e:  # argparse rejected something in `args`
         return e.code if isinstance(e.code, int) else USAGE_EXIT
     except Exception:  # a bug: its traceback may quote user text, so print it here, inside the fence
@@ -224,6 +234,13 @@ def _detail_text(r: CaseResult) -> str:
     if r.captured:
         text += f"\ncaptured output:\n{r.captured}\n"
     return text
+
+
+def fenced_block(text: str) -> str:
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    return f"{fence}text\n{text}\n{fence}\n"
 
 
 def _emit(line: str) -> None:

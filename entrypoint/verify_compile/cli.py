@@ -10,7 +10,7 @@ import dataclasses
 import re
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from verify_compile import __version__
 from verify_compile import results as R
@@ -72,7 +72,10 @@ def _add_report_args(p: argparse.ArgumentParser) -> None:
                         f"choices: {', '.join(OUTCOMES_FOR_FAIL_ON)}; 'none': report only)")
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None,
+         on_config_errors: Callable[[list], None] = lambda errors: None) -> int:
+    """The command line. `on_config_errors` also receives the problems of a bad configuration (the GitHub glue
+    annotates them)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["action"]:  # the GitHub Action's entrypoint: inputs come from INPUT_* variables
         from verify_compile.action import main as action_main
@@ -85,11 +88,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return merge_command(args, fail_on)
         return run_command(args, fail_on)
     except ConfigErrors as e:
+        on_config_errors(e.errors)
         print(f"verify-compile: {len(e.errors)} problem(s) in the configuration, nothing was run:", file=sys.stderr)
         for error in e.errors:
             print(f"  {error}", file=sys.stderr)
         return USAGE_EXIT
     except ConfigError as e:
+        on_config_errors([e])
         print(f"verify-compile: {e}", file=sys.stderr)
         return USAGE_EXIT
     except WorkerStartError as e:
