@@ -220,3 +220,13 @@ def test_input_file_errors_name_the_file_and_keys(tmp_path):
     run_cli("run", "cfg.yaml", "--json", "out.json", cwd=tmp_path)
     r = results_by_id(tmp_path / "out.json")["f[eager]"]
     assert r["phase"] == "load" and "has no key 'b' (it has: a, c)" in r["message"] and "t.pt" in r["message"]
+
+
+def test_yaml_anchors_and_merge_keys_share_settings(tmp_path):
+    write(tmp_path / "models.py", "def double(x):\n    return x * 2\n")
+    write(tmp_path / "cfg.yaml", "version: 1\nx-common: &common\n  function: models.py:double\n  device: cpu\n"
+          "  backends: [eager]\n  inputs: [{args: [{shape: [3]}]}]\nmodels:\n  - <<: *common\n    name: a\n"
+          "  - <<: *common\n    name: b\n    backends: [aot_eager]\n")
+    proc = run_cli("run", "cfg.yaml", "--json", "out.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert set(results_by_id(tmp_path / "out.json")) == {"a[eager]", "b[aot_eager]"}, "own keys override merged"

@@ -23,8 +23,10 @@ class Checker:
     def error(self, message: str, line: Optional[int], hint: Optional[str] = None) -> None:
         self.errors.append(ConfigError(message, str(self.path), line, hint))
 
-    def keys(self, mapping: LocDict, allowed: tuple, what: str) -> None:
+    def keys(self, mapping: LocDict, allowed: tuple, what: str, free_prefix: Optional[str] = None) -> None:
         for key in mapping:
+            if free_prefix and str(key).startswith(free_prefix):
+                continue
             if key not in allowed:
                 hint = did_you_mean(key, allowed) or f"known keys: {', '.join(allowed)}"
                 self.error(f"unknown key '{key}' in {what}", mapping.line_of(key), hint)

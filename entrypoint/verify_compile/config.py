@@ -48,7 +48,8 @@ def _config(data: Any, check: Checker) -> Optional[Config]:
     if not isinstance(data, LocDict):
         check.error("a config must be a mapping with 'version: 1' and 'models:'", getattr(data, "line", 1))
         return None
-    check.keys(data, TOP_KEYS, "the config")
+    # `x-...` keys are free for YAML anchors that models share (`x-common: &common {...}`), as in compose files
+    check.keys(data, TOP_KEYS, "the config", free_prefix="x-")
     version = data.get("version")
     if version != 1:
         check.error(f"unsupported config version {show(version)}", data.line_of("version"),

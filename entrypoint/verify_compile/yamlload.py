@@ -84,12 +84,20 @@ def _convert(node: yaml.Node, loader: _Loader, filename: str) -> Any:
         raise ConfigError(f"unsupported YAML tag '{node.tag}': configs hold plain data only", filename,
                           node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)  # resolves `<<` merge keys
         out = LocDict()
         out.line = node.start_mark.line + 1
+        merged: list = []  # from `<<: *anchor`: the mapping's own keys override them, as YAML says
         for key_node, value_node in node.value:
-            key = _convert(key_node, loader, filename)
             line = key_node.start_mark.line + 1
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                for source in sources:
+                    data = _convert(source, loader, filename)
+                    if not isinstance(data, LocDict):
+                        raise ConfigError("'<<' merges mappings only", filename, line)
+                    merged += [(k, v, data.line_of(k)) for k, v in data.items()]
+                continue
+            key = _convert(key_node, loader, filename)
             if not isinstance(key, (str, int, float, bool)) and key is not None:
                 raise ConfigError("mapping keys must be plain scalars", filename, line)
             if key in out:
@@ -97,6 +105,10 @@ def _convert(node: yaml.Node, loader: _Loader, filename: str) -> Any:
                                   "remove one of them")
             out[key] = _convert(value_node, loader, filename)
             out.key_lines[key] = line
+        for key, value, line in merged:
+            if key not in out:
+                out[key] = value
+                out.key_lines[key] = line
         return out
     if isinstance(node, yaml.SequenceNode):
         out_list = LocList(_convert(item, loader, filename) for item in node.value)
