@@ -11,7 +11,6 @@ from __future__ import annotations
 import faulthandler
 import os
 import sys
-import threading
 from multiprocessing.connection import Connection
 
 _CAPTURE_LIMIT = 8000
@@ -36,7 +35,7 @@ def hello_info() -> dict:
     cuda = torch.cuda.is_available()
     return {
         "pid": os.getpid(),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),  # a TorchVersion would make the parent import torch to unpickle it
         "python": platform.python_version(),
         "cuda_available": cuda,
         "cuda_version": torch.version.cuda,
@@ -49,26 +48,12 @@ def hello_info() -> dict:
     }
 
 
-def _probe_cpu_in_background() -> None:
-    """Inductor's first CPU compile in a process probes the CPU's vector ISAs by building and loading small C++
-    programs (about a second, mostly waiting on g++). Probing while the first cases run hides that cost."""
-    def probe() -> None:
-        try:
-            from torch._inductor.cpu_vec_isa import pick_vec_isa
-
-            pick_vec_isa()
-        except Exception:  # no compiler, an unusual CPU: inductor probes (and reports) again when it needs to
-            pass
-    threading.Thread(target=probe, name="vec-isa-probe", daemon=True).start()
-
-
 def serve(conn: Connection, log_path: str) -> None:
     from verify_compile.reference import ReferenceCache
     from verify_compile.runner import run_case
     from verify_compile.torchstate import TorchState, configure_for_verification
 
     configure_for_verification()
-    _probe_cpu_in_background()
     state = TorchState.capture()
     refs = ReferenceCache()
     conn.send(("hello", hello_info()))
