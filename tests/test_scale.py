@@ -179,3 +179,15 @@ def test_merge_rejects_malformed_results(workdir, tmp_path):
     write(tmp_path / "bad.json", json.dumps(data))
     proc = run_cli("merge", str(tmp_path / "bad.json"), cwd=tmp_path)
     assert proc.returncode == 2 and "unknown outcome 'weird'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_parent_process_never_imports_torch(workdir):
+    # Only workers pay for `import torch` (seconds); a result or hello that drags torch into the parent would
+    # double that cost in every run.
+    script = ("import sys\nfrom verify_compile.cli import main\n"
+              "code = main(['run', 'cfg.yaml', '--only', 'relu*', '--json', 'p.json'])\n"
+              "print('torch imported:', 'torch' in sys.modules, 'exit:', code)\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO / "entrypoint")}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=workdir, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert "torch imported: False exit: 1" in proc.stdout, proc.stdout + proc.stderr
