@@ -46,11 +46,12 @@ def call_once(fn: Callable, module: Optional[torch.nn.Module], args: tuple, kwar
         for path, t in tensor_leaves((args, kwargs), "input"):
             if t.requires_grad and t.is_leaf:
                 grads[f"grad {_input_path(path)}"] = _copy(t.grad)
-    changed = {name: value.clone() for name, value in state_of(module).items()
+    state = state_of(module)
+    changed = {name: value.clone() for name, value in state.items()
                if name not in pristine or not _same(value, pristine[name])}
     detached = map_tensors(output, lambda t: t.detach().clone())
     return Observation(output=detached, inputs=_inputs_after(args, kwargs), state=changed, grads=grads,
-                       aliases=_aliases(output, args, kwargs, module),
+                       aliases=_aliases(output, args, kwargs, state),
                        raw_output=map_tensors(output, lambda t: t.detach()))
 
 
@@ -79,12 +80,12 @@ def _equal_or_both_nan(a: torch.Tensor, b: torch.Tensor) -> bool:
     return bool(torch.equal(a, b))
 
 
-def _aliases(output: Any, args: tuple, kwargs: dict, module: Optional[torch.nn.Module]) -> dict:
+def _aliases(output: Any, args: tuple, kwargs: dict, state: dict) -> dict:
     """Output leaves that share memory with an input, with the module's own state, or with an earlier output."""
     owners: dict = {}
     for path, t in tensor_leaves((args, kwargs), "input"):
         owners.setdefault(_storage(t), _input_path(path))
-    for name, t in state_of(module).items():
+    for name, t in state.items():
         owners.setdefault(_storage(t), name)
     owners.pop(0, None)
     found = {}
