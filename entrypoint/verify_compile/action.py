@@ -36,7 +36,7 @@ from verify_compile.github import (
     read_input,
     stop_token,
 )
-from verify_compile.reports.markdown import render_markdown
+from verify_compile.reports.markdown import code_block, render_markdown
 from verify_compile.results import CaseResult, load_json_results
 
 DEFAULT_JUNIT = "verify-compile-junit.xml"
@@ -76,7 +76,7 @@ def main(argv: list[str]) -> int:
         why = "; the step's log says why.\n"
         if problems:
             listed = "\n".join(str(p) for p in problems)
-            why = "; the configuration has problems:\n\n" + fenced_block(listed)
+            why = "; the configuration has problems:\n\n" + code_block(listed)
         append_file(env.get("GITHUB_STEP_SUMMARY"), f"## verify-compile: nothing was run\n\nExit code {code}{why}")
         results: list = []
     else:
@@ -234,13 +234,6 @@ def _detail_text(r: CaseResult) -> str:
     if r.captured:
         text += f"\ncaptured output:\n{r.captured}\n"
     return text
-
-
-def fenced_block(text: str) -> str:
-    fence = "```"
-    while fence in text:
-        fence += "`"
-    return f"{fence}text\n{text}\n{fence}\n"
 
 
 def _emit(line: str) -> None:

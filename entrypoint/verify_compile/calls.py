@@ -48,7 +48,7 @@ def call_once(fn: Callable, module: Optional[torch.nn.Module], args: tuple, kwar
                 grads[f"grad {_input_path(path)}"] = _copy(t.grad)
     state = state_of(module)
     changed = {name: value.clone() for name, value in state.items()
-               if name not in pristine or not _same(value, pristine[name])}
+               if name not in pristine or not same_tensor(value, pristine[name])}
     detached = map_tensors(output, lambda t: t.detach().clone())
     return Observation(output=detached, inputs=_inputs_after(args, kwargs), state=changed, grads=grads,
                        aliases=_aliases(output, args, kwargs, state),
@@ -127,5 +127,5 @@ def _copy(t: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
     return None if t is None else t.detach().clone()
 
 
-def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+def same_tensor(a: torch.Tensor, b: torch.Tensor) -> bool:
     return a.shape == b.shape and a.dtype == b.dtype and bool(torch.equal(a, b))

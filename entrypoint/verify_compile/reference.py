@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 import torch
 
-from verify_compile.calls import call_once, overwritten, state_of
+from verify_compile.calls import call_once, overwritten, same_tensor, state_of
 from verify_compile.compare import Observation, compare_observations
 from verify_compile.errors import exception_summary
 from verify_compile.inputs import (
@@ -168,8 +168,7 @@ def _materialize_inputs(ref: Reference, dtype: torch.dtype) -> None:
 
 def _same_values(a: object, b: object) -> bool:
     left, right = tensor_leaves(a, ""), tensor_leaves(b, "")
-    return len(left) == len(right) and all(
-        x.shape == y.shape and x.dtype == y.dtype and bool(torch.equal(x, y)) for (_, x), (_, y) in zip(left, right))
+    return len(left) == len(right) and all(same_tensor(x, y) for (_, x), (_, y) in zip(left, right))
 
 
 def _to(value: object, device: torch.device) -> object:

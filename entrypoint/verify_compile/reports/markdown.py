@@ -88,11 +88,15 @@ def _details(r: CaseResult) -> str:
         body = f"bisect: {r.bisect.get('summary')}\n\n" + body
     if r.artifacts:
         body += "\n\nartifacts: " + ", ".join(r.artifacts)
+    return f"<details><summary>{mark} {summary}</summary>\n\n{code_block(body[-20000:])}\n</details>\n\n"
+
+
+def code_block(text: str) -> str:
+    """A fenced text block that no backticks in `text` can close early."""
     fence = "```"
-    while fence in body:
+    while fence in text:
         fence += "`"
-    return (f"<details><summary>{mark} {summary}</summary>\n\n{fence}text\n{body[-20000:]}\n{fence}\n\n"
-            "</details>\n\n")
+    return f"{fence}text\n{text}\n{fence}\n"
 
 
 def _cell(text: str) -> str:
