@@ -47,8 +47,8 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from verify_compile.cases import expand
-from verify_compile.config import load_config
+from verify_compile.orchestration.cases import expand
+from verify_compile.config.loader import load_config
 
 repo, report = Path(sys.argv[1]), sys.argv[2]
 root = ET.parse(report).getroot()  # raises on invalid XML

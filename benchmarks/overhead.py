@@ -25,10 +25,10 @@ REPO = Path(__file__).resolve().parent.parent
 BARE_LOOP = r'''
 import sys, time, torch
 sys.path.insert(0, sys.argv[2])
-from verify_compile.config import load_config
-from verify_compile.cases import expand
-from verify_compile.inputs import materialize, torch_dtype
-from verify_compile.loading import build_callable, resolve_backend
+from verify_compile.config.loader import load_config
+from verify_compile.orchestration.cases import expand
+from verify_compile.engine.inputs import materialize, torch_dtype
+from verify_compile.engine.loading import build_callable, resolve_backend
 torch._inductor.config.fallback_random = True
 for case in expand([load_config(sys.argv[1])]):
     spec, b = case.model, case.backend

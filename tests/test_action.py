@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from conftest import REPO, write
-from verify_compile.github import command, escape_data, escape_property, fence, format_outputs, read_input
+from verify_compile.github.commands import command, escape_data, escape_property, fence, format_outputs, read_input
 from verify_compile.results import CaseResult, dump_json
 
 BACKEND = '''\

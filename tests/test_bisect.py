@@ -75,7 +75,7 @@ def _bundle(tmp_path: Path, script: str) -> Path:
 
 
 def test_a_hanging_bisection_is_killed_at_its_time_limit(tmp_path: Path) -> None:
-    from verify_compile.bisection import run_bisect
+    from verify_compile.engine.bisection import run_bisect
 
     start = time.perf_counter()
     found, why = run_bisect(_bundle(tmp_path, "import time\ntime.sleep(120)\n"), timeout=2)
@@ -84,7 +84,7 @@ def test_a_hanging_bisection_is_killed_at_its_time_limit(tmp_path: Path) -> None
 
 
 def test_a_crashing_or_empty_bisection_explains_itself(tmp_path: Path) -> None:
-    from verify_compile.bisection import run_bisect
+    from verify_compile.engine.bisection import run_bisect
 
     found, why = run_bisect(_bundle(tmp_path, "raise SystemExit('no torch here')\n"), timeout=60)
     assert found is None and why.startswith("bisection failed (exit 1") and "no torch here" in why
@@ -93,7 +93,7 @@ def test_a_crashing_or_empty_bisection_explains_itself(tmp_path: Path) -> None:
 
 
 def test_summary_names_stage_subsystem_and_step() -> None:
-    from verify_compile.bisection import summary
+    from verify_compile.engine.bisection import summary
 
     assert summary({"backend": "inductor", "subsystem": "lowerings", "bisect_number": 2,
                     "debug_info": "relu"}) == "inductor > lowerings > relu"

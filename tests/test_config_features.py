@@ -172,8 +172,8 @@ def test_live_progress_on_a_terminal():
 
 
 def test_inputs_are_deterministic_for_a_seed():
-    from verify_compile.inputs import materialize
-    from verify_compile.spec import InputSet
+    from verify_compile.config.spec import InputSet
+    from verify_compile.engine.inputs import materialize
 
     spec = InputSet(args=({"shape": [3, 4]}, {"shape": [5], "dist": "randint", "high": 100}))
     first = materialize(spec, 7, torch.device("cpu"), torch.float32)

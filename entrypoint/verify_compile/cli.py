@@ -14,16 +14,16 @@ from typing import Callable, Optional, Sequence
 
 from verify_compile import __version__
 from verify_compile import results as R
-from verify_compile.baseline import apply_baseline, load_baseline, save_baseline
-from verify_compile.cases import expand, parse_shard, select, shard
-from verify_compile.config import DEVICE_RE, backends_from_cli, load_config
+from verify_compile.config.loader import DEVICE_RE, backends_from_cli, load_config
+from verify_compile.config.spec import OUTCOMES_FOR_FAIL_ON, RunSettings
 from verify_compile.errors import USAGE_EXIT, ConfigError, ConfigErrors
-from verify_compile.outputs import check_writable, write_reports
-from verify_compile.pool import WorkerStartError
+from verify_compile.judgement.baseline import apply_baseline, load_baseline, save_baseline
+from verify_compile.orchestration.cases import expand, parse_shard, select, shard
+from verify_compile.orchestration.pool import WorkerStartError
+from verify_compile.orchestration.session import Listener, RunOptions, execute
+from verify_compile.reports.files import check_writable, write_reports
 from verify_compile.reports.terminal import Progress, summary_table
 from verify_compile.results import load_json_results
-from verify_compile.session import Listener, RunOptions, execute
-from verify_compile.spec import OUTCOMES_FOR_FAIL_ON, RunSettings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,7 +78,7 @@ def main(argv: Optional[Sequence[str]] = None,
     annotates them)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["action"]:  # the GitHub Action's entrypoint: inputs come from INPUT_* variables
-        from verify_compile.action import main as action_main
+        from verify_compile.github.action import main as action_main
 
         return action_main(argv[1:])
     args = build_parser().parse_args(argv)

@@ -8,7 +8,7 @@ import time
 from typing import Iterable, Optional, TextIO
 
 from verify_compile import results as R
-from verify_compile.baseline import baseline_counts
+from verify_compile.judgement.baseline import baseline_counts
 from verify_compile.reports.junit import clean
 from verify_compile.results import CaseResult, counts
 

@@ -26,7 +26,7 @@ from typing import Iterator, Mapping, Optional
 from verify_compile import cli
 from verify_compile import results as R
 from verify_compile.errors import USAGE_EXIT, ConfigError
-from verify_compile.github import (
+from verify_compile.github.commands import (
     MAX_ANNOTATIONS,
     append_file,
     command,

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import torch
 
-from verify_compile.spec import InputSet, file_arg, tensor_arg
+from verify_compile.config.spec import InputSet, file_arg, tensor_arg
 
 _DTYPES = {name: getattr(torch, name) for name in (
     "float32", "float16", "bfloat16", "float64", "int64", "int32", "int16", "int8", "uint8", "bool",

@@ -6,8 +6,8 @@ import importlib.util
 from pathlib import Path
 from typing import Any, Optional
 
+from verify_compile.config.yamlload import LocDict, LocList
 from verify_compile.errors import ConfigError, did_you_mean
-from verify_compile.yamlload import LocDict, LocList
 
 
 class Checker:

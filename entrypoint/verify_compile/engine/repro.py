@@ -16,10 +16,10 @@ from typing import Any
 import torch
 
 from verify_compile import __version__
-from verify_compile.cases import Case
-from verify_compile.compare import DEFAULT_TOLERANCES, Observation
-from verify_compile.inputs import map_tensors, materialize, torch_dtype
-from verify_compile.reference import Reference
+from verify_compile.engine.compare import DEFAULT_TOLERANCES, Observation
+from verify_compile.engine.inputs import map_tensors, materialize, torch_dtype
+from verify_compile.engine.reference import Reference
+from verify_compile.orchestration.cases import Case
 from verify_compile.results import CaseResult
 
 TEMPLATE = Path(__file__).with_name("repro_template.py")

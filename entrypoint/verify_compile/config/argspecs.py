@@ -6,10 +6,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from verify_compile.checker import Checker, show
+from verify_compile.config.checker import Checker, show
+from verify_compile.config.spec import DISTS, TENSOR_DTYPES, InputSet
+from verify_compile.config.yamlload import LocDict, LocList
 from verify_compile.errors import did_you_mean
-from verify_compile.spec import DISTS, TENSOR_DTYPES, InputSet
-from verify_compile.yamlload import LocDict, LocList
 
 TENSOR_KEYS = ("shape", "dtype", "dist", "low", "high", "value", "requires_grad")
 FILE_KEYS = ("file", "key")

@@ -9,18 +9,18 @@ from typing import Callable, Optional
 import torch
 
 from verify_compile import results as R
-from verify_compile.calls import call_once, overwritten
-from verify_compile.cases import Case
-from verify_compile.compare import compare_observations
-from verify_compile.diagnostics import diagnose
+from verify_compile.config.spec import BackendSpec, RunSettings
+from verify_compile.engine.calls import call_once, overwritten
+from verify_compile.engine.compare import compare_observations
+from verify_compile.engine.diagnostics import diagnose
+from verify_compile.engine.health import cache_stats, compile_seconds, read_health, reset_counters
+from verify_compile.engine.loading import LoadError, resolve_backend
+from verify_compile.engine.perf import measure
+from verify_compile.engine.reference import Reference, ReferenceCache
 from verify_compile.errors import did_you_mean, exception_summary
-from verify_compile.health import cache_stats, compile_seconds, read_health, reset_counters
-from verify_compile.loading import LoadError, resolve_backend
-from verify_compile.perf import measure
-from verify_compile.reference import Reference, ReferenceCache
+from verify_compile.judgement.verdicts import apply_expectations, set_error
+from verify_compile.orchestration.cases import Case
 from verify_compile.results import CaseResult, Mismatch
-from verify_compile.spec import BackendSpec, RunSettings
-from verify_compile.verdicts import apply_expectations, set_error
 
 
 def resolve_device(requested: str) -> tuple:

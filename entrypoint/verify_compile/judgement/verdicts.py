@@ -4,7 +4,7 @@ that stand in for cases that never reported back. Torch-free, so the parent proc
 from __future__ import annotations
 
 from verify_compile import results as R
-from verify_compile.cases import Case
+from verify_compile.orchestration.cases import Case
 from verify_compile.results import CaseResult
 
 _MAX_DETAILS = 20000

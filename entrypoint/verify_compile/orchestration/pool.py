@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from verify_compile import results as R
-from verify_compile.cases import Case
+from verify_compile.config.spec import RunSettings
+from verify_compile.judgement.verdicts import error_result
+from verify_compile.orchestration.cases import Case
 from verify_compile.results import CaseResult
-from verify_compile.spec import RunSettings
-from verify_compile.verdicts import error_result
 
 _POLL_S = 0.25
 _STDERR_TAIL = 3000
@@ -145,11 +145,11 @@ class WorkerPool:
         parent_sock, child_sock = socket.socketpair()
         log = self.log_dir / f"worker-{slot}-{self._spawns}.log"
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env_for(slot)}
-        package_root = str(Path(__file__).resolve().parent.parent)
+        package_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         with open(log, "wb") as log_file:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "verify_compile.worker", str(child_sock.fileno()), str(log)],
+                [sys.executable, "-m", "verify_compile.engine.worker", str(child_sock.fileno()), str(log)],
                 stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
                 pass_fds=(child_sock.fileno(),), env=env, start_new_session=True)
         child_sock.close()

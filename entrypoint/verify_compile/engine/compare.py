@@ -18,8 +18,8 @@ from typing import Any, Callable, Optional
 
 import torch
 
+from verify_compile.config.spec import Tolerance
 from verify_compile.results import Mismatch
-from verify_compile.spec import Tolerance
 
 # (atol, rtol) by dtype: torch.testing.assert_close's defaults.
 DEFAULT_TOLERANCES = {

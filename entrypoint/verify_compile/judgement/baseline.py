@@ -22,9 +22,9 @@ from typing import Iterable
 import yaml
 
 from verify_compile import results as R
+from verify_compile.config.yamlload import LocDict, load_yaml
 from verify_compile.errors import ConfigError
 from verify_compile.results import CaseResult
-from verify_compile.yamlload import LocDict, load_yaml
 
 REGRESSED, IMPROVED, UNCHANGED, NEW = "regressed", "improved", "unchanged", "new"
 _TRACKED = ("graph_breaks", "recompiles")  # compile health, where fewer is better

@@ -1,6 +1,6 @@
 """The worker process: imports torch once, then runs the cases the parent sends, one at a time.
 
-Started by the pool as `python -m verify_compile.worker FD LOG`, with stdout and stderr going to LOG so that a
+Started by the pool as `python -m verify_compile.engine.worker FD LOG`, with stdout and stderr going to LOG so that a
 crash leaves its last words behind. Messages travel as pickles over the inherited connection FD:
   worker -> parent: ("hello", info), ("phase", index, phase), ("result", CaseResult)
   parent -> worker: ("run", Case, RunSettings), ("stop",)
@@ -49,9 +49,9 @@ def hello_info() -> dict:
 
 
 def serve(conn: Connection, log_path: str) -> None:
-    from verify_compile.reference import ReferenceCache
-    from verify_compile.runner import run_case
-    from verify_compile.torchstate import TorchState, configure_for_verification
+    from verify_compile.engine.reference import ReferenceCache
+    from verify_compile.engine.runner import run_case
+    from verify_compile.engine.torchstate import TorchState, configure_for_verification
 
     configure_for_verification()
     state = TorchState.capture()

@@ -8,10 +8,9 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from verify_compile.argspecs import input_set
-from verify_compile.checker import Checker, show
-from verify_compile.errors import ConfigError, ConfigErrors, did_you_mean
-from verify_compile.spec import (
+from verify_compile.config.argspecs import input_set
+from verify_compile.config.checker import Checker, show
+from verify_compile.config.spec import (
     DTYPES,
     BackendSpec,
     Config,
@@ -19,7 +18,8 @@ from verify_compile.spec import (
     ModelSpec,
     Tolerance,
 )
-from verify_compile.yamlload import LocDict, LocList, load_yaml
+from verify_compile.config.yamlload import LocDict, LocList, load_yaml
+from verify_compile.errors import ConfigError, ConfigErrors, did_you_mean
 
 TOP_KEYS = ("version", "defaults", "models", "cache_dir")
 ENTRY_ONLY_KEYS = ("name", "model", "function", "init", "inputs")

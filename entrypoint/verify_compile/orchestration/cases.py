@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
+from verify_compile.config.spec import BackendSpec, Config, ModelSpec
 from verify_compile.errors import ConfigError, ConfigErrors
-from verify_compile.spec import BackendSpec, Config, ModelSpec
 
 # Rough relative cost of one case by backend, for balancing shards without history.
 _BACKEND_COST = {"eager": 1.0, "aot_eager": 2.0, "inductor": 20.0}

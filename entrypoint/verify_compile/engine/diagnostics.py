@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-from verify_compile.cases import Case
-from verify_compile.compare import Observation
-from verify_compile.reference import Reference
+from verify_compile.config.spec import RunSettings
+from verify_compile.engine.compare import Observation
+from verify_compile.engine.reference import Reference
+from verify_compile.orchestration.cases import Case
 from verify_compile.results import CaseResult
-from verify_compile.spec import RunSettings
 
 _MARGIN_S = 5.0  # of the case's timeout, kept for sending the result before the pool's deadline
 _MIN_BISECT_S = 10.0  # less than this cannot even import torch and compile once
@@ -41,7 +41,7 @@ def diagnose(case: Case, ref: Reference, set_index: int, observed: Observation, 
 
 def _bundle(case: Case, ref: Reference, set_index: int, observed: Observation, result: CaseResult,
             root: Path) -> Optional[Path]:
-    from verify_compile.repro import write_bundle
+    from verify_compile.engine.repro import write_bundle
 
     try:
         folder, notes = write_bundle(case, ref, set_index, observed, result, root)
@@ -54,7 +54,7 @@ def _bundle(case: Case, ref: Reference, set_index: int, observed: Observation, r
 
 def _bisect(case: Case, ref: Reference, set_index: int, observed: Observation, result: CaseResult,
             bundle: Optional[Path], on_phase: Callable[[str], None], started: float) -> None:
-    from verify_compile.bisection import run_bisect
+    from verify_compile.engine.bisection import run_bisect
 
     if case.backend.backend != "inductor":
         result.notes.append(f"not bisected: CompilerBisector bisects inductor, and this case's backend is "

@@ -15,10 +15,10 @@ from typing import Callable, Optional
 
 import torch
 
-from verify_compile.calls import call_once, overwritten, same_tensor, state_of
-from verify_compile.compare import Observation, compare_observations
-from verify_compile.errors import exception_summary
-from verify_compile.inputs import (
+from verify_compile.config.spec import ModelSpec
+from verify_compile.engine.calls import call_once, overwritten, same_tensor, state_of
+from verify_compile.engine.compare import Observation, compare_observations
+from verify_compile.engine.inputs import (
     cast_floating,
     has_random_tensor,
     map_tensors,
@@ -26,10 +26,10 @@ from verify_compile.inputs import (
     tensor_leaves,
     torch_dtype,
 )
-from verify_compile.loading import LoadError, build_callable, example_inputs
+from verify_compile.engine.loading import LoadError, build_callable, example_inputs
+from verify_compile.engine.torchstate import seed_everything
+from verify_compile.errors import exception_summary
 from verify_compile.results import EAGER, LOAD
-from verify_compile.spec import ModelSpec
-from verify_compile.torchstate import seed_everything
 
 
 @dataclass

@@ -14,13 +14,13 @@ from typing import Callable, Optional
 
 from verify_compile import __version__
 from verify_compile import results as R
-from verify_compile.cases import Case
+from verify_compile.config.spec import RunSettings
 from verify_compile.errors import ConfigError, ConfigErrors, did_you_mean
-from verify_compile.journal import Journal, finished
-from verify_compile.pool import WorkerPool
+from verify_compile.judgement.verdicts import error_result
+from verify_compile.orchestration.cases import Case
+from verify_compile.orchestration.journal import Journal, finished
+from verify_compile.orchestration.pool import WorkerPool
 from verify_compile.results import CaseResult
-from verify_compile.spec import RunSettings
-from verify_compile.verdicts import error_result
 
 
 class Interrupted(Exception):
