@@ -21,6 +21,7 @@ DEFAULT_FAIL_ON = (MISMATCH, ERROR, XPASS, GATE)
 
 # Phases of an `error`.
 LOAD, EAGER, COMPILE, RUN, COMPARE = "load", "eager", "compile", "run", "compare"
+EXPORT, PACKAGE = "export", "package"  # torch.export, and AOTInductor's compile of a package
 CRASH, TIMEOUT, INTERRUPTED = "crash", "timeout", "interrupted"
 
 

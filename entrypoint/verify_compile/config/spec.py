@@ -9,6 +9,10 @@ DTYPES = ("float32", "float16", "bfloat16", "float64")
 TENSOR_DTYPES = DTYPES + ("int64", "int32", "int16", "int8", "uint8", "bool", "complex64", "complex128")
 DISTS = ("randn", "rand", "randint", "ones", "zeros", "arange", "full")
 OUTCOMES_FOR_FAIL_ON = ("mismatch", "error", "flaky", "xpass", "gate", "skip")
+# Backends that verify what ships rather than torch.compile: a torch.export program, and the same program
+# compiled into an AOTInductor package. Not in torch._dynamo.list_backends(); aot_inductor takes inductor options.
+EXPORT, AOT_INDUCTOR = "export", "aot_inductor"
+SHIPPING_BACKENDS = (EXPORT, AOT_INDUCTOR)
 
 
 @dataclass(frozen=True)
@@ -34,12 +38,17 @@ class BackendSpec:
     def is_custom(self) -> bool:
         return ":" in self.backend
 
+    @property
+    def is_shipping(self) -> bool:
+        return self.backend in SHIPPING_BACKENDS
+
 
 @dataclass(frozen=True)
 class InputSet:
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
     line: int = 0
+    label: str = ""  # how reports name a generated set, e.g. "sweep B=1"; empty for a listed set
 
 
 @dataclass(frozen=True)
