@@ -1,13 +1,15 @@
 """Safe YAML loading that remembers where every mapping key and list item came from.
 
-Only the constructors of `yaml.SafeLoader` ever run, so loading a config never executes code.
+Only the constructors of `yaml.SafeLoader` ever run, so loading a config never executes code. A config is
+hostile input: its size, nesting, alias expansion and number lengths are bounded while it is composed, so a
+495-byte "billion laughs" file is a located error in milliseconds, not gigabytes of memory.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 
@@ -38,8 +40,64 @@ class LocList(list):
         return self.item_lines[index] if 0 <= index < len(self.item_lines) else self.line
 
 
+MAX_BYTES = 4 * 2**20  # a config of thousands of models is well under this
+MAX_DEPTH = 64  # nesting of mappings and sequences; real configs need fewer than 10
+MAX_NODES = 200_000  # nodes of the document once every alias is expanded
+MAX_NUMBER_CHARS = 64  # an int or float scalar longer than this is a mistake (or an attack)
+
+
 class _Loader(yaml.SafeLoader):
-    pass
+    """Composes with bounds: the size a node has once its aliases are expanded is known when it is composed, so
+    an alias bomb or a recursive alias is refused before anything is built from it."""
+
+    def __init__(self, text: str, filename: str) -> None:
+        super().__init__(text)
+        self.filename = filename
+        self._sizes: dict = {}  # id(node) -> its node count with aliases expanded
+        self._open_anchors: set = set()  # anchors of nodes being composed: an alias to one is a cycle
+        self._depth = 0
+
+    def _error(self, message: str, mark: Optional[yaml.Mark], hint: Optional[str] = None) -> ConfigError:
+        return ConfigError(message, self.filename, mark.line + 1 if mark else None, hint)
+
+    def compose_node(self, parent: Any, index: Any) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            if event.anchor in self._open_anchors:
+                raise self._error(f"recursive alias '*{event.anchor}': it refers to a node that contains it",
+                                  event.start_mark, "a config must be a tree; aliases may only repeat it")
+            return super().compose_node(parent, index)
+        event = self.peek_event()
+        nested = isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent))
+        if nested:
+            self._depth += 1
+            if self._depth > MAX_DEPTH:
+                raise self._error(f"nesting deeper than {MAX_DEPTH} levels (the limit)", event.start_mark)
+        if event.anchor is not None:
+            self._open_anchors.add(event.anchor)
+        node = super().compose_node(parent, index)
+        self._open_anchors.discard(event.anchor)
+        self._depth -= nested
+        self._count(node)
+        return node
+
+    def _count(self, node: yaml.Node) -> None:
+        if isinstance(node, yaml.ScalarNode):
+            self._sizes[id(node)] = 1
+            if node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_CHARS:
+                raise self._error(f"a number of {len(node.value)} characters; the limit is {MAX_NUMBER_CHARS}",
+                                  node.start_mark)
+            return
+        children = node.value if isinstance(node, yaml.SequenceNode) else [n for kv in node.value for n in kv]
+        size = 1 + sum(self._sizes[id(child)] for child in children)
+        self._sizes[id(node)] = size
+        if size > MAX_NODES:
+            raise self._error(f"this value expands to more than {MAX_NODES} YAML nodes once its aliases are "
+                              f"expanded (the limit)", node.start_mark,
+                              "aliases that repeat aliases grow exponentially; write the data out instead")
+
+
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 
 
 # YAML 1.1 reads `1e-5` (no dot) as a string; users mean a float.
@@ -53,27 +111,47 @@ _Loader.add_implicit_resolver(
 def load_yaml(path: Path) -> Any:
     """Parse `path` into plain data made of LocDict, LocList and scalars; ConfigError on any problem."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError("config file not found", str(path)) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read config: {e}", str(path)) from None
+    except OSError as e:
+        raise ConfigError(f"cannot read config: {e.strerror or e}", str(path)) from None
+    if len(data) > MAX_BYTES:
+        raise ConfigError(f"the file is larger than {MAX_BYTES // 2**20} MiB (the limit for a config)", str(path),
+                          data.count(b"\n", 0, MAX_BYTES) + 1)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"not UTF-8: byte 0x{data[e.start]:02x} at offset {e.start}", str(path),
+                          data.count(b"\n", 0, e.start) + 1) from None
     return loads_yaml(text, str(path))
 
 
 def loads_yaml(text: str, filename: str) -> Any:
-    loader = _Loader(text)
+    if len(text) > MAX_BYTES:
+        raise ConfigError(f"the document is larger than {MAX_BYTES // 2**20} MiB (the limit)", filename, 1)
+    loader = None
     try:
+        loader = _Loader(text, filename)  # the reader checks every character here: a NUL is refused at once
         node = loader.get_single_node()
         return _convert(node, loader, filename) if node is not None else None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = " ".join(p for p in (e.context, e.problem) if p) or "invalid YAML"
         raise ConfigError(f"YAML syntax error: {problem}", filename, mark.line + 1 if mark else None) from None
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1
+        raise ConfigError(f"character {ord(e.character) if isinstance(e.character, str) else e.character:#06x} "
+                          f"is not allowed in YAML", filename, line,
+                          "remove control characters (e.g. NUL) from the file") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"YAML error: {e}", filename) from None
+        raise ConfigError(f"YAML error: {e}", filename, 1) from None
+    except RecursionError:
+        raise ConfigError(f"nesting too deep to read (the limit is {MAX_DEPTH} levels)", filename, 1) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
@@ -115,4 +193,8 @@ def _convert(node: yaml.Node, loader: _Loader, filename: str) -> Any:
         out_list.line = node.start_mark.line + 1
         out_list.item_lines = [item.start_mark.line + 1 for item in node.value]
         return out_list
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, OverflowError) as e:  # e.g. a date that does not exist
+        raise ConfigError(f"cannot read the value '{node.value[:40]}': {e}", filename,
+                          node.start_mark.line + 1) from None
