@@ -1,19 +1,28 @@
 """The worker process: imports torch once, then runs the cases the parent sends, one at a time.
 
-Started by the pool as `python -m verify_compile.engine.worker FD LOG`, with stdout and stderr going to LOG so that a
-crash leaves its last words behind. Messages travel as pickles over the inherited connection FD:
-  worker -> parent: ("hello", info), ("phase", index, phase), ("result", CaseResult)
-  parent -> worker: ("run", Case, RunSettings), ("stop",)
+Started by the pool as `python -m verify_compile.engine.worker FD LOG PARENT_PID`, with stdout and stderr going
+to LOG so that a crash leaves its last words behind. Messages are frames on the inherited socket FD (see
+verify_compile.channel):
+  worker -> parent, JSON: {"kind": "hello", "info"}, {"kind": "phase", "index", "phase"},
+                          {"kind": "result", "result": CaseResult.to_dict()}
+  parent -> worker, pickle: ("run", Case, RunSettings), ("stop",)
 """
 
 from __future__ import annotations
 
 import faulthandler
 import os
+import signal
+import socket
 import sys
-from multiprocessing.connection import Connection
+import threading
+import time
 
-_CAPTURE_LIMIT = 8000
+from verify_compile import proctree
+from verify_compile.channel import json_frame, recv_pickle
+
+CAPTURE_CHARS = 8000  # what a result keeps of a case's output: its end
+_CAPTURE_READ = 2**20  # the most of the log read back after a case, from its end: never the whole of it
 
 
 def _make_expendable() -> None:
@@ -23,6 +32,23 @@ def _make_expendable() -> None:
             f.write("1000")
     except OSError:
         pass
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker never outlives the run: the kernel kills it when its parent dies (Linux), and a watchdog thread
+    notices a changed parent elsewhere (or if the parent died before the prctl took effect)."""
+    proctree.prctl(proctree.PR_SET_PDEATHSIG, signal.SIGKILL)
+    proctree.prctl(proctree.PR_SET_CHILD_SUBREAPER, 1)  # orphans of a case come back here, to be ended
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        proctree.kill_descendants(os.getpid())
+        os._exit(70)
+
+    if os.getppid() != parent:
+        os._exit(70)
+    threading.Thread(target=watch, name="verify-compile-watchdog", daemon=True).start()
 
 
 def hello_info() -> dict:
@@ -35,7 +61,7 @@ def hello_info() -> dict:
     cuda = torch.cuda.is_available()
     return {
         "pid": os.getpid(),
-        "torch": str(torch.__version__),  # a TorchVersion would make the parent import torch to unpickle it
+        "torch": str(torch.__version__),
         "python": platform.python_version(),
         "cuda_available": cuda,
         "cuda_version": torch.version.cuda,
@@ -48,7 +74,7 @@ def hello_info() -> dict:
     }
 
 
-def serve(conn: Connection, log_path: str) -> None:
+def serve(sock: socket.socket, log_path: str) -> None:
     from verify_compile.engine.reference import ReferenceCache
     from verify_compile.engine.runner import run_case
     from verify_compile.engine.torchstate import TorchState, configure_for_verification
@@ -56,11 +82,11 @@ def serve(conn: Connection, log_path: str) -> None:
     configure_for_verification()
     state = TorchState.capture()
     refs = ReferenceCache()
-    conn.send(("hello", hello_info()))
+    sock.sendall(json_frame({"kind": "hello", "info": hello_info()}))
     while True:
         try:
-            message = conn.recv()
-        except EOFError:
+            message = recv_pickle(sock)
+        except (EOFError, OSError):
             return
         if message[0] != "run":
             return
@@ -69,16 +95,26 @@ def serve(conn: Connection, log_path: str) -> None:
         offset = os.path.getsize(log_path)
 
         def on_phase(phase: str, index: int = case.index) -> None:
-            conn.send(("phase", index, phase))
+            sock.sendall(json_frame({"kind": "phase", "index": index, "phase": phase}))
 
         result = run_case(case, refs, on_phase, settings)
         sys.stdout.flush()
         sys.stderr.flush()
-        result.captured = _read_from(log_path, offset)
+        _end_case_processes()
+        result.captured = read_tail(log_path, offset)
         state.restore()
-        conn.send(("result", result))
+        sock.sendall(json_frame({"kind": "result", "result": result.to_dict()}))
         if _exhausted(result):
             return  # after running out of memory, a fresh process is the only clean state
+
+
+def _end_case_processes() -> None:
+    """Every process the case started ends with it, in whatever session it moved to; inductor's own compile
+    workers (a pool kept for the next case) are spared."""
+    me = os.getpid()
+    spare = frozenset(p for p in proctree.children(me) if "torch._inductor.compile_worker" in proctree.cmdline(p))
+    proctree.kill_descendants(me, spare)
+    proctree.reap([p for p in proctree.children(me) if p not in spare])
 
 
 def _exhausted(result: object) -> bool:
@@ -86,26 +122,33 @@ def _exhausted(result: object) -> bool:
     return "OutOfMemoryError" in text or "MemoryError" in text
 
 
-def _read_from(path: str, offset: int) -> str:
+def read_tail(path: str, offset: int, chars: int = CAPTURE_CHARS) -> str:
+    """The end of what was written to `path` after `offset`, read with a seek (the log may hold gigabytes),
+    with a note of how much was not kept."""
     try:
         with open(path, "rb") as f:
-            f.seek(offset)
-            data = f.read()
+            end = f.seek(0, os.SEEK_END)
+            start = max(offset, end - _CAPTURE_READ)
+            f.seek(start)
+            data = f.read(end - start)
     except OSError:
         return ""
     text = data.decode("utf-8", "replace")
-    return text if len(text) <= _CAPTURE_LIMIT else "...\n" + text[-_CAPTURE_LIMIT:]
+    kept = text[-chars:]
+    dropped = (end - offset) - len(kept.encode("utf-8", "replace"))
+    return f"[{dropped} bytes not kept]\n{kept}" if dropped > 0 else kept
 
 
 def main() -> None:
-    fd, log_path = int(sys.argv[1]), sys.argv[2]
+    fd, log_path, parent = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    _die_with_parent(parent)
     faulthandler.enable()  # a segfault or abort leaves the Python stack in the log the parent reports
     _make_expendable()
-    conn = Connection(fd)
+    sock = socket.socket(fileno=fd)
     try:
-        serve(conn, log_path)
+        serve(sock, log_path)
     finally:
-        conn.close()
+        sock.close()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Isolating workers: each case runs in a worker process, so a crash, a hang or a memory blow-up costs one case.
 
 Workers are reused across cases (torch is imported once per worker) and a worker is preferably given the next
-backend of the model it just ran, whose eager reference it still holds.
+backend of the model it just ran, whose eager reference it still holds. What a worker sends is checked JSON in
+frames (verify_compile.channel): a model that writes into the channel costs its case, never the run.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Callable, Optional
 
+from verify_compile import proctree
 from verify_compile import results as R
+from verify_compile.channel import ChannelError, FrameReader, decode_json, pickle_frame
 from verify_compile.config.spec import RunSettings
 from verify_compile.judgement.verdicts import error_result
 from verify_compile.orchestration.cases import Case
@@ -29,6 +32,8 @@ _POLL_S = 0.25
 _STDERR_TAIL = 3000
 _CRASH_DUMP = 6000
 _START_TIMEOUT_S = 300.0
+_LOG_READ = 2**20  # the most of a worker's log read back for its last words: the end of it
+CORRUPTED = "the worker's channel was corrupted"
 
 
 class WorkerStartError(Exception):
@@ -39,8 +44,9 @@ class WorkerStartError(Exception):
 class _Worker:
     slot: int
     proc: subprocess.Popen
-    conn: Connection
+    sock: socket.socket
     log: Path
+    reader: FrameReader = field(default_factory=FrameReader)
     info: Optional[dict] = None
     case: Optional[Case] = None
     started: float = 0.0
@@ -53,7 +59,9 @@ class _Worker:
         """The worker's last words: from a fatal-error dump when there is one (its top frames say where it
         crashed), else the end of its output."""
         try:
-            text = self.log.read_bytes().decode("utf-8", "replace")
+            with open(self.log, "rb") as f:
+                f.seek(max(0, f.seek(0, os.SEEK_END) - _LOG_READ))
+                text = f.read(_LOG_READ).decode("utf-8", "replace")
         except OSError:
             return ""
         fatal = text.rfind("Fatal Python error")
@@ -70,14 +78,30 @@ class _Worker:
             pass
         return 0
 
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
     def kill(self) -> None:
+        """End the worker and every process it started, in whatever session (the worker is a subreaper, so
+        while it lives its descendants are found through it)."""
         if self.proc.poll() is None:
+            proctree.kill_descendants(self.proc.pid)
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 self.proc.kill()
         self.proc.wait()
-        self.conn.close()
+        self.sock.close()
+
+    def send(self, message: object) -> None:
+        self.sock.sendall(pickle_frame(message))
+
+    def receive(self) -> list:
+        """The messages that have arrived; EOFError when the worker is gone, ChannelError on a bad frame."""
+        data = self.sock.recv(2**20)
+        if not data:
+            raise EOFError
+        return [decode_json(payload) for payload in self.reader.feed(data)]
 
 
 class WorkerPool:
@@ -149,12 +173,12 @@ class WorkerPool:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         with open(log, "wb") as log_file:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "verify_compile.engine.worker", str(child_sock.fileno()), str(log)],
+                [sys.executable, "-m", "verify_compile.engine.worker", str(child_sock.fileno()), str(log),
+                 str(os.getpid())],
                 stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
                 pass_fds=(child_sock.fileno(),), env=env, start_new_session=True)
         child_sock.close()
-        conn = Connection(parent_sock.detach())
-        return _Worker(slot=slot, proc=proc, conn=conn, log=log)
+        return _Worker(slot=slot, proc=proc, sock=parent_sock, log=log)
 
     def _pick(self, worker: _Worker, pending: list) -> Case:
         """The next backend of the worker's last model; else a model no other worker is on; else the next."""
@@ -170,13 +194,16 @@ class WorkerPool:
         worker.started = time.monotonic()
         worker.deadline = worker.started + case.model.timeout
         worker.last_model = _model_key(case)
-        worker.conn.send(("run", case, self.settings))
+        try:
+            worker.send(("run", case, self.settings))
+        except OSError:
+            pass  # the worker died: its end of the socket is closed, and _pump reports the case
 
     def _pump(self, on_result: Callable, on_phase: Callable, timeout: float) -> None:
         """Handle whatever the workers said within `timeout`, then deaths, timeouts and memory limits."""
-        ready = wait([w.conn for w in self.workers], timeout=timeout)
+        ready = wait([w.sock for w in self.workers], timeout=timeout)
         for worker in list(self.workers):
-            if worker.conn in ready:
+            if worker.sock in ready:
                 self._receive(worker, on_result, on_phase)
         now = time.monotonic()
         for worker in list(self.workers):
@@ -192,19 +219,38 @@ class WorkerPool:
 
     def _receive(self, worker: _Worker, on_result: Callable, on_phase: Callable) -> None:
         try:
-            while worker.conn.poll():
-                kind, *payload = worker.conn.recv()
-                if kind == "hello":
-                    worker.info = payload[0]
-                    self.info = self.info or payload[0]
-                    self._failed_starts = 0
-                elif kind == "phase" and worker.case is not None:
-                    worker.phase = payload[1]
-                    on_phase(worker.case, payload[1])
-                elif kind == "result" and worker.case is not None:
-                    worker.case = None
-                    on_result(payload[0])
+            for message in worker.receive():
+                self._handle(worker, message, on_result, on_phase)
         except (EOFError, OSError):
+            self._died(worker, on_result)
+        except ChannelError as e:
+            self._corrupted(worker, str(e), on_result)
+
+    def _handle(self, worker: _Worker, message: dict, on_result: Callable, on_phase: Callable) -> None:
+        """One message, checked against what the worker may say now; ChannelError for anything else."""
+        kind, case = message["kind"], worker.case
+        if kind == "hello" and worker.info is None and isinstance(message.get("info"), dict):
+            worker.info = message["info"]
+            self.info = self.info or worker.info
+            self._failed_starts = 0
+        elif kind == "phase" and case is not None and message.get("index") == case.index \
+                and isinstance(message.get("phase"), str) and len(message["phase"]) <= 64:
+            worker.phase = message["phase"]
+            on_phase(case, worker.phase)
+        elif kind == "result" and case is not None:
+            result = _checked_result(message.get("result"), case)
+            worker.case = None
+            on_result(result)
+        else:
+            raise ChannelError(f"an unexpected '{kind[:40]}' message"
+                               + (f" during case {case.id}" if case is not None else " between cases"))
+
+    def _corrupted(self, worker: _Worker, why: str, on_result: Callable) -> None:
+        if worker.case is not None:
+            self._fail(worker, R.CRASH, f"{CORRUPTED} in phase '{worker.phase}' ({why}); the worker was replaced",
+                       on_result)
+        else:
+            worker.kill()
             self._died(worker, on_result)
 
     def _died(self, worker: _Worker, on_result: Callable) -> None:
@@ -234,6 +280,17 @@ class WorkerPool:
         worker.kill()
         index = self.workers.index(worker)
         self.workers[index] = self._spawn(worker.slot)
+
+
+def _checked_result(record: object, case: Case) -> CaseResult:
+    """A result as the worker sent it: plain JSON with the types reports rely on, for the case it ran."""
+    try:
+        result = R._checked(record, "the worker")  # the check `merge` applies to results files
+    except ValueError as e:
+        raise ChannelError(str(e)) from None
+    if result.case_id != case.id or result.index != case.index:
+        raise ChannelError(f"a result for '{result.case_id[:80]}' arrived during case {case.id}")
+    return result
 
 
 def _model_key(case: Case) -> str:
