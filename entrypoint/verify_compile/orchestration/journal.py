@@ -1,64 +1,170 @@
 """The journal: every finished result is appended (one JSON line) the moment it exists, so an interrupted or
-killed run loses nothing and `--resume` can skip what is done."""
+killed run loses nothing and `--resume` can skip what is done, and only what is still true.
+
+Each result is stored with its case's fingerprint: the resolved config entry (model and backend), the content
+of the source files they name, and the torch version and device it ran on. The first part is known before
+anything runs; torch and device only once a worker has said hello, so they are stored (and compared) apart.
+A journal is locked (flock) while a run writes it: a second run on it is refused, not interleaved.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
+import hashlib
 import json
+import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import IO, Iterable, Optional
 
 from verify_compile import results as R
+from verify_compile.errors import ConfigError
 from verify_compile.results import CaseResult
 
-FORMAT = "verify-compile-journal/1"
+FORMAT = "verify-compile-journal/2"
+
+
+@dataclass
+class Entry:
+    result: CaseResult
+    fingerprint: str  # of the config entry and sources
+    runtime: str  # torch version and device
+
+
+def case_fingerprint(case: object) -> str:
+    """sha256 of the case's resolved model entry, its backend, and the content of the source files they name.
+    The model's other backends and its timeout are left out: neither changes what this case's result says."""
+    model, backend = case.model, case.backend  # type: ignore[attr-defined]
+    targets = [model.target] + ([backend.backend] if backend.is_custom else [])
+    data = {"model": dataclasses.replace(model, backends=(), timeout=0.0), "backend": backend,
+            "sources": {t: _source_hash(t, model.base_dir) for t in targets}}
+    return hashlib.sha256(_stable_json(data).encode()).hexdigest()
+
+
+def runtime_of(info: dict) -> str:
+    """Torch version and device, from a worker's hello."""
+    device = f"cuda ({info.get('gpu')})" if info.get("cuda_available") else "cpu"
+    return f"torch {info.get('torch')} on {device}"
+
+
+def config_set(cases: Iterable[object]) -> list:
+    return sorted({os.path.realpath(c.model.config_file) for c in cases})  # type: ignore[attr-defined]
 
 
 class Journal:
-    def __init__(self, path: str, case_ids: Iterable[str], append: bool = False) -> None:
+    """Appends results to `path`, holding an exclusive lock on it. With `keep`, the results already in it are
+    read (under the lock) into `previous` and new ones appended; else it starts empty."""
+
+    def __init__(self, path: str, configs: list, case_ids: Iterable[str], keep: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "a" if append else "w", encoding="utf-8")
-        if not append:
-            self._write({"format": FORMAT, "cases": list(case_ids)})
+        self._file: IO[str] = open(self.path, "a+", encoding="utf-8", errors="surrogateescape")
+        try:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.close()
+            raise ConfigError(f"the journal {path} is in use by another run", hint="give each run its own "
+                              "--journal, or wait for the other run to finish") from None
+        self.previous: dict = {}
+        if keep:
+            self._file.seek(0)
+            try:
+                self.previous = parse_journal(self._file.read(), str(path), configs)
+            except BaseException:
+                self._file.close()
+                raise
+        else:
+            self._file.truncate(0)
+            self._write({"format": FORMAT, "configs": configs, "cases": list(case_ids)})
 
-    def record(self, result: CaseResult) -> None:
-        self._write({"result": result.to_dict()})
+    def record(self, result: CaseResult, fingerprint: str, runtime: str) -> None:
+        self._write({"result": result.to_dict(), "fingerprint": fingerprint, "runtime": runtime})
 
-    def close(self) -> None:
-        self._file.close()
+    def close(self, remove: bool = False) -> None:
+        if remove:
+            self.path.unlink(missing_ok=True)
+        self._file.close()  # releases the lock
 
     def _write(self, obj: dict) -> None:
         self._file.write(json.dumps(obj, default=str) + "\n")
         self._file.flush()
 
 
-def read_journal(path: str) -> dict:
-    """Finished results by case id. A torn last line (the run was killed mid-write) is ignored, and results of
-    cases that were interrupted are not finished: they run again."""
+def read_journal(path: str, configs: list) -> dict:
+    """Entries by case id from the journal at `path` (ValueError when it cannot be read or is not one)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: cannot read the journal ({e})") from None
+        text = Path(path).read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read the journal ({e.strerror or e})") from None
+    return parse_journal(text, path, configs)
+
+
+def parse_journal(text: str, path: str, configs: list) -> dict:
+    """Finished entries by case id. A torn last line (the run was killed mid-write) is ignored, and results of
+    cases that were interrupted are not finished: they run again. A journal of other configs is refused."""
     lines = text.splitlines()
-    try:
-        header = json.loads(lines[0]) if lines else {}
-    except json.JSONDecodeError:
-        header = {}
-    if header.get("format") != FORMAT:
-        raise ValueError(f"{path}:1: not a verify-compile journal")
+    header = _json_line(lines[0]) if lines else None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ValueError(f"{path}:1: not a verify-compile journal (of this version)")
+    theirs = set(header.get("configs") or [])
+    if not (theirs <= set(configs) or set(configs) <= theirs):
+        raise ConfigError(f"the journal is of other configs ({', '.join(sorted(theirs)) or 'none'})", path, 1,
+                          "resume with the configs of the run that wrote it, or start a new journal")
     done: dict = {}
     for number, line in enumerate(lines[1:], start=2):
+        entry = _json_line(line)
+        if entry is None and number == len(lines):
+            break
         try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            if number == len(lines):
-                break
+            result = R._checked(entry["result"], path)  # the checks `merge` applies to results files
+            item = Entry(result, str(entry["fingerprint"]), str(entry["runtime"]))
+        except (TypeError, KeyError, ValueError):
             raise ValueError(f"{path}:{number}: corrupt journal line") from None
-        result = CaseResult.from_dict(entry["result"])
         if not (result.outcome == R.ERROR and result.phase == R.INTERRUPTED):
-            done[result.case_id] = result
+            done[result.case_id] = item
     return done
 
 
-def finished(journal: Optional[str]) -> dict:
-    return read_journal(journal) if journal else {}
+def _json_line(line: str) -> Optional[object]:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
+
+
+def _source_hash(target: str, base_dir: str) -> Optional[str]:
+    """sha256 of the file a `file.py:attr` or `package.module:attr` target names (modules are looked up in
+    base_dir, without importing anything); None when it is not found there (an installed package)."""
+    module = target.rsplit(":", 1)[0]
+    if module.endswith(".py") or "/" in module:
+        candidates = [Path(base_dir) / module]
+    else:
+        stem = Path(base_dir, *module.split("."))
+        candidates = [stem.with_suffix(".py"), stem / "__init__.py"]
+    for path in candidates:
+        try:
+            digest = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(2**20), b""):
+                    digest.update(block)
+            return digest.hexdigest()
+        except OSError:
+            continue
+    return None
+
+
+def _stable_json(value: object) -> str:
+    """The same text for equal specs in any process: dataclasses as dicts, keys sorted, anything else repr'd."""
+    def plain(v: object) -> object:
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, dict):
+            return sorted(([repr(k), plain(x)] for k, x in v.items()), key=lambda kv: kv[0])
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if v is None or isinstance(v, (str, int, float, bool)):
+            return v
+        return repr(v)
+
+    return json.dumps(plain(value), sort_keys=True)

@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -18,7 +19,7 @@ from verify_compile.config.spec import RunSettings
 from verify_compile.errors import ConfigError, ConfigErrors, did_you_mean
 from verify_compile.judgement.verdicts import error_result
 from verify_compile.orchestration.cases import Case
-from verify_compile.orchestration.journal import Journal, finished
+from verify_compile.orchestration.journal import Journal, case_fingerprint, config_set, read_journal, runtime_of
 from verify_compile.orchestration.pool import WorkerPool
 from verify_compile.results import CaseResult
 
@@ -112,28 +113,37 @@ def check_against_torch(cases: list, info: dict) -> None:
 
 def execute(cases: list, options: RunOptions, listener: Optional[Listener] = None) -> RunReport:
     listener = listener or Listener()
-    done = finished(options.resume)
-    results: dict = {}
-    for case in cases:
-        if case.id in done:
-            results[case.index] = dataclasses.replace(done[case.id], index=case.index)
-    todo = [c for c in cases if c.index not in results]
+    configs = config_set(cases)
+    default_journal = not (options.journal or options.resume)
     journal_path = options.journal or options.resume or tempfile.mkstemp(
         prefix="verify-compile-", suffix=".journal.jsonl")[1]
-    journal = Journal(journal_path, [c.id for c in cases], append=journal_path == options.resume)
+    journal = Journal(journal_path, configs, [c.id for c in cases], keep=journal_path == options.resume)
+    try:
+        previous = journal.previous if journal_path == options.resume else \
+            read_journal(options.resume, configs) if options.resume else {}
+    except BaseException:
+        journal.close()
+        raise
+    fingerprints = {c.index: case_fingerprint(c) for c in cases}
+    # Results whose config and sources are unchanged; torch and device are checked once a worker says hello.
+    reusable = {c.index: previous[c.id] for c in cases
+                if c.id in previous and previous[c.id].fingerprint == fingerprints[c.index]}
+    results: dict = {}
+    todo = [c for c in cases if c.index not in reusable]
     gpus = visible_gpus()
     on_cuda = any(c.model.device != "cpu" for c in cases)
     workers = options.workers or (len(gpus) if gpus and on_cuda else 1)
     pin = len(gpus) > 1 and workers > 1
     meta = {"verify_compile": __version__, "started": _now(), "workers": workers, "cases": len(cases),
-            "resumed": len(results), "cache_dir": options.cache_dir, **options.extra_meta}
+            "resumed": 0, "cache_dir": options.cache_dir, **options.extra_meta}
+    runtime = ""
 
     def on_result(result: CaseResult) -> None:
         results[result.index] = result
-        journal.record(result)
+        journal.record(result, fingerprints.get(result.index, ""), runtime)
         listener.on_result(result)
 
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous_handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
     def interrupt(signum: int, frame: object) -> None:
         raise Interrupted(signum)
@@ -143,12 +153,24 @@ def execute(cases: list, options: RunOptions, listener: Optional[Listener] = Non
                       env_for=lambda slot: worker_env(options.cache_dir, gpus[slot % len(gpus)] if pin else None),
                       memory_limit=options.memory_limit, settings=options.settings)
     try:
-        for s in previous:
+        for s in previous_handlers:
             signal.signal(s, interrupt)
-        if todo:
+        if todo or reusable:
             info = pool.start()
             meta.update({k: info.get(k) for k in ("torch", "python", "cuda_version", "gpu")})
             meta["device"] = "cuda" if info.get("cuda_available") else "cpu"
+            runtime = runtime_of(info)
+            for index, entry in reusable.items():
+                if entry.runtime == runtime:
+                    results[index] = dataclasses.replace(entry.result, index=index)
+                    if journal_path != options.resume:  # carried over into a new journal
+                        journal.record(results[index], fingerprints[index], runtime)
+            meta["resumed"] = len(results)
+            todo = [c for c in cases if c.index not in results]
+            if options.resume:
+                print(f"verify-compile: resuming {options.resume}: {len(results)} finished case(s) kept, "
+                      f"{sum(c.id in previous for c in todo)} re-run because their config, sources, torch or "
+                      f"device changed", file=sys.stderr)
             check_against_torch(todo, info)
             pool.run(todo, on_result, listener.on_phase)
     except Interrupted as e:
@@ -161,10 +183,10 @@ def execute(cases: list, options: RunOptions, listener: Optional[Listener] = Non
                 results[case.index] = result
                 listener.on_result(result)
     finally:
-        for s, handler in previous.items():
+        for s, handler in previous_handlers.items():
             signal.signal(s, handler)
         pool.close()
-        journal.close()
+        journal.close(remove=default_journal and interrupted is None)
     meta["finished"] = _now()
     return RunReport(results=[results[c.index] for c in cases], meta=meta, interrupted=interrupted,
                      journal=journal_path)
