@@ -19,9 +19,10 @@ from verify_compile.config.spec import OUTCOMES_FOR_FAIL_ON, RunSettings
 from verify_compile.errors import USAGE_EXIT, ConfigError, ConfigErrors
 from verify_compile.judgement.baseline import apply_baseline, load_baseline, save_baseline
 from verify_compile.orchestration.cases import expand, parse_shard, select, shard
+from verify_compile.orchestration.journal import source_files
 from verify_compile.orchestration.pool import WorkerStartError
 from verify_compile.orchestration.session import Listener, RunOptions, execute
-from verify_compile.reports.files import check_writable, write_reports
+from verify_compile.reports.files import check_outputs, check_writable, write_reports
 from verify_compile.reports.terminal import Progress, summary_table
 from verify_compile.results import load_json_results
 
@@ -117,7 +118,7 @@ def parse_fail_on(text: str) -> tuple:
 
 def parse_size(text: str) -> int:
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)i?[bB]?\s*", text)
-    if not match:
+    if not match or float(match.group(1)) <= 0 or len(match.group(1)) > 30:
         raise ConfigError(f"--memory-limit: cannot read size '{text}'", hint="write it like 512M or 8G")
     scale = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}[match.group(2).lower()]
     return int(float(match.group(1)) * scale)
@@ -145,8 +146,8 @@ def _check_run_arguments(args: argparse.Namespace) -> None:
                           hint="give the journal a run wrote (its path is printed when a run is interrupted)")
     if args.device and not DEVICE_RE.match(args.device):
         raise ConfigError(f"--device: unknown device '{args.device}'", hint="use auto, cpu, cuda or cuda:N")
-    if args.timeout is not None and args.timeout <= 0:
-        raise ConfigError("--timeout must be positive")
+    if args.timeout is not None and not (0 < args.timeout < float("inf")):  # NaN fails both comparisons
+        raise ConfigError(f"--timeout must be a positive number of seconds, not {args.timeout}")
     if args.workers is not None and args.workers < 1:
         raise ConfigError("--workers must be at least 1")
     if args.memory_limit and parse_size(args.memory_limit) < 2**26:
@@ -175,6 +176,7 @@ def run_command(args: argparse.Namespace, fail_on: tuple) -> int:
         cases = [dataclasses.replace(c, model=dataclasses.replace(c.model, timeout=args.timeout)) for c in cases]
     if not cases:
         raise ConfigError("no case to run" + (f": --only {' '.join(args.only)} matches nothing" if args.only else ""))
+    _check_report_arguments(args, source_files(cases))
     meta: dict = {"cases_in_configs": len(cases)}
     if args.shard:
         index, total = parse_shard(args.shard)
@@ -201,9 +203,20 @@ def run_command(args: argparse.Namespace, fail_on: tuple) -> int:
     return finish(report.results, report.meta, args, fail_on, baseline, report.interrupted, report.journal)
 
 
-def _check_report_arguments(args: argparse.Namespace) -> None:
-    for option in ("junit", "json", "markdown", "html"):
-        check_writable(f"--{option}", getattr(args, option))
+def _check_report_arguments(args: argparse.Namespace, sources: Sequence[str] = ()) -> None:
+    """Every output can be written, no two share a file, and none is an input of the run (`sources`: the model
+    and backend files, known once the configs are read)."""
+    outputs = [(f"--{option}", getattr(args, option)) for option in ("junit", "json", "markdown", "html")]
+    inputs = list(getattr(args, "configs", None) or args.inputs) + list(sources)
+    if args.update_baseline:
+        outputs.append(("--baseline", args.baseline))
+    else:
+        inputs.append(args.baseline)
+    if getattr(args, "journal", None) or getattr(args, "resume", None):
+        outputs.append(("--journal" if args.journal else "--resume", args.journal or args.resume))
+    for option, path in outputs:
+        check_writable(option, path)
+    check_outputs(outputs, inputs)
 
 
 def merge_command(args: argparse.Namespace, fail_on: tuple) -> int:

@@ -36,6 +36,7 @@ from verify_compile.github.commands import (
     read_input,
     stop_token,
 )
+from verify_compile.reports import sanitize
 from verify_compile.reports.markdown import code_block, render_markdown
 from verify_compile.results import CaseResult, load_json_results
 
@@ -171,9 +172,10 @@ def _install(requirements: str) -> int:
 
 def _load(path: str) -> Optional[tuple]:
     try:
-        return load_json_results(Path(path).read_text(encoding="utf-8"), path)
+        meta, results = load_json_results(Path(path).read_text(encoding="utf-8"), path)
     except (OSError, ValueError):
         return None
+    return sanitize.meta(meta), sanitize.results(results)  # they become annotations, outputs and the summary
 
 
 def _fail_on(text: str) -> tuple:

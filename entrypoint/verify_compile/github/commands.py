@@ -9,6 +9,8 @@ from __future__ import annotations
 import secrets
 from typing import Mapping, Optional
 
+from verify_compile.reports import sanitize
+
 MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error (and 10 warning) annotations per step
 
 
@@ -34,7 +36,8 @@ def parse_bool(value: str, name: str) -> bool:
 
 
 def escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """As the runner unescapes it; any other control character is shown, never passed (see reports.sanitize)."""
+    return sanitize.text(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def escape_property(text: str) -> str:

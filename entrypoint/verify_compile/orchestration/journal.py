@@ -133,25 +133,42 @@ def _json_line(line: str) -> Optional[object]:
         return None
 
 
-def _source_hash(target: str, base_dir: str) -> Optional[str]:
-    """sha256 of the file a `file.py:attr` or `package.module:attr` target names (modules are looked up in
-    base_dir, without importing anything); None when it is not found there (an installed package)."""
+def source_file(target: str, base_dir: str) -> Optional[str]:
+    """The file a `file.py:attr` or `package.module:attr` target names (modules are looked up in base_dir,
+    without importing anything); None when it is not there (an installed package)."""
     module = target.rsplit(":", 1)[0]
     if module.endswith(".py") or "/" in module:
         candidates = [Path(base_dir) / module]
     else:
         stem = Path(base_dir, *module.split("."))
         candidates = [stem.with_suffix(".py"), stem / "__init__.py"]
-    for path in candidates:
-        try:
-            digest = hashlib.sha256()
-            with open(path, "rb") as f:
-                for block in iter(lambda: f.read(2**20), b""):
-                    digest.update(block)
-            return digest.hexdigest()
-        except OSError:
-            continue
-    return None
+    return next((str(p) for p in candidates if p.is_file()), None)
+
+
+def source_files(cases: Iterable[object]) -> list:
+    """The model and backend source files the cases name: inputs of the run."""
+    files = set()
+    for case in cases:
+        model, backend = case.model, case.backend  # type: ignore[attr-defined]
+        for target in [model.target] + ([backend.backend] if backend.is_custom else []):
+            found = source_file(target, model.base_dir)
+            if found:
+                files.add(found)
+    return sorted(files)
+
+
+def _source_hash(target: str, base_dir: str) -> Optional[str]:
+    path = source_file(target, base_dir)
+    if path is None:
+        return None
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(2**20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def _stable_json(value: object) -> str:

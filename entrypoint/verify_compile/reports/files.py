@@ -1,13 +1,22 @@
-"""Writing the report files a run asked for. Each is a pure rendering of the same results."""
+"""Writing the report files a run asked for. Each is a pure rendering of the same results, rendered and written
+on its own: a failure in one is a message naming it, and every other report is still written.
+
+Paths are checked before anything runs: no two outputs may share a file, no output may be one of the run's
+inputs (a config, a model or backend source, the baseline), and an existing output must be a regular file. A
+symlink is written through: its target is replaced, atomically like any regular file.
+"""
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
+import tempfile
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 from verify_compile.errors import ConfigError
+from verify_compile.reports import sanitize
 from verify_compile.reports.junit import render_junit
 from verify_compile.reports.markdown import render_markdown
 from verify_compile.results import dump_json
@@ -28,31 +37,96 @@ def check_writable(option: str, path: Optional[str], folder: bool = False) -> No
         raise ConfigError(f"{option} {path}: cannot create it under {ancestor}")
 
 
+def check_outputs(outputs: Iterable[tuple], inputs: Iterable[str] = ()) -> None:
+    """`outputs` are (option, path) pairs (a None path: not asked for). Exit 2 before anything runs when two
+    share a file, when one is an input of the run, or when one exists and is not a regular file."""
+    taken: dict = {}
+    protected = {os.path.realpath(p): p for p in inputs if p}
+    for option, path in outputs:
+        if not path:
+            continue
+        real = os.path.realpath(path)
+        if real in taken:
+            raise ConfigError(f"{option} {path}: {taken[real]} writes the same file",
+                              hint="give each output its own path")
+        if real in protected:
+            raise ConfigError(f"{option} {path}: is an input of this run ({protected[real]}); writing it would "
+                              "destroy it", hint="give the output another path")
+        try:
+            mode = os.stat(real).st_mode
+        except FileNotFoundError:
+            mode = None
+        except OSError as e:
+            raise ConfigError(f"{option} {path}: cannot check it: {e.strerror or e}") from None
+        if mode is not None and not stat.S_ISREG(mode):
+            raise ConfigError(f"{option} {path}: exists and is not a regular file ({_kind(mode)})",
+                              hint="give the path of a file to create or replace")
+        taken[real] = option
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a file"
+
+
 def write_reports(results: list, meta: dict, junit: Optional[str] = None, junit_file_line: bool = False,
                   json_path: Optional[str] = None, markdown: Optional[str] = None,
                   html: Optional[str] = None) -> bool:
-    """Write every requested report; one that cannot be written never costs the others. False if any failed."""
+    """Write every requested report; one that cannot be rendered or written never costs the others. False if
+    any failed."""
+    results, meta = sanitize.results(results), sanitize.meta(meta)
+
     def html_report() -> str:
         from verify_compile.reports.html import render_html
 
         return render_html(results, meta)
 
-    wanted: list = [(junit, lambda: render_junit(results, meta, file_line=junit_file_line)),
-                    (json_path, lambda: dump_json(results, meta)),
-                    (markdown, lambda: render_markdown(results, meta)),
-                    (html, html_report)]
-    return all([_write(path, render) for path, render in wanted if path])
+    wanted: list = [("JUnit", junit, lambda: render_junit(results, meta, file_line=junit_file_line)),
+                    ("JSON", json_path, lambda: dump_json(results, meta)),
+                    ("Markdown", markdown, lambda: render_markdown(results, meta)),
+                    ("HTML", html, html_report)]
+    return all([_write(name, path, render) for name, path, render in wanted if path])
 
 
-def _write(path: str, render: Callable[[], str]) -> bool:
-    target = Path(path)
-    tmp = target.with_name(target.name + ".tmp")
+def _write(name: str, path: str, render: Callable[[], str]) -> bool:
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(render(), encoding="utf-8")
-        tmp.replace(target)  # a reader never sees half a report
+        data = render().encode("utf-8", "replace")
+    except Exception as e:  # a bug in one renderer costs that report only, and says so
+        print(f"verify-compile: could not render the {name} report for {sanitize.text(path)}: "
+              f"{type(e).__name__}: {sanitize.text(e)}", file=sys.stderr)
+        return False
+    try:
+        write_atomically(path, data)
         return True
     except OSError as e:
-        tmp.unlink(missing_ok=True)
-        print(f"verify-compile: could not write {path}: {e.strerror or e}", file=sys.stderr)
+        print(f"verify-compile: could not write the {name} report {sanitize.text(path)}: "
+              f"{sanitize.text(e.strerror or e)}", file=sys.stderr)
         return False
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Replace the file at `path` (through a symlink: its target) so that a reader never sees half of it. Only a
+    regular file is ever replaced: a device, a FIFO or a directory that appeared since the check is refused."""
+    target = Path(os.path.realpath(path))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        existing = os.stat(target)
+        if not stat.S_ISREG(existing.st_mode):
+            raise OSError(f"exists and is not a regular file ({_kind(existing.st_mode)})")
+        mode = stat.S_IMODE(existing.st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

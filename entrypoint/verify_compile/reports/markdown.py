@@ -41,7 +41,8 @@ def _headline(results: list) -> str:
 
 
 def _meta_line(meta: dict) -> str:
-    parts = [f"{k} `{meta[k]}`" for k in ("torch", "device", "gpu", "python", "shard") if meta.get(k)]
+    parts = [f"{k} `{str(meta[k]).replace('`', chr(39))}`" for k in ("torch", "device", "gpu", "python", "shard")
+             if meta.get(k)]
     return " · ".join(parts)
 
 
@@ -100,4 +101,5 @@ def code_block(text: str) -> str:
 
 
 def _cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """Outside text as a table cell: on one line, no raw HTML, no column break."""
+    return html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")

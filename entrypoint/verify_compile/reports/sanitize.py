@@ -1,0 +1,56 @@
+"""The one boundary that every text from outside crosses before any report renders it.
+
+Names, paths, messages, captured output and output keys come from configs, file names, models and results
+files that someone else wrote. Past this boundary a string is valid Unicode (a lone surrogate, e.g. from a
+non-UTF-8 file name, becomes U+FFFD), carries no terminal escape sequences (colour codes are dropped) and no
+control characters (each other one is shown as `\\xNN`), so it is safe in XML, on a terminal and in a workflow
+command. Each medium still escapes its own markup (HTML, Markdown table pipes, XML entities).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, Iterable
+
+from verify_compile.results import CaseResult
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+# CSI (colours, cursor moves), OSC (window titles, hyperlinks: up to BEL or ST) and other two-byte escapes
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]")
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
+def text(value: Any) -> str:
+    """`value` as safe text: valid Unicode, no escape sequences, controls other than newline and tab shown."""
+    s = value if isinstance(value, str) else str(value)
+    if not s.isprintable() or _SURROGATES.search(s):  # fast path: most text is plain
+        s = _SURROGATES.sub("\ufffd", s)
+        s = _ESCAPES.sub("", s).replace("\r\n", "\n")
+        s = _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
+                          else f"\\u{ord(m.group()):04x}", s)
+    return s
+
+
+def deep(value: Any) -> Any:
+    """Every string in `value` (dicts, their keys, lists, tuples) made safe; other values unchanged."""
+    if isinstance(value, str):
+        return text(value)
+    if isinstance(value, dict):
+        return {deep(k): deep(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(deep(v) for v in value)
+    return value
+
+
+def result(r: CaseResult) -> CaseResult:
+    """A copy of `r` with every string in it safe."""
+    return CaseResult.from_dict(deep(dataclasses.asdict(r)))
+
+
+def results(rs: Iterable[CaseResult]) -> list:
+    return [result(r) for r in rs]
+
+
+def meta(m: dict) -> dict:
+    return deep(dict(m or {}))

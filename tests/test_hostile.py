@@ -1,0 +1,159 @@
+"""Hostile strings and paths: a control byte or a non-UTF-8 byte in a file name, a lone surrogate in an exception,
+ESC/BEL/NUL in messages, HTML in output keys, a results file that breaks one renderer, report paths that are
+inputs, devices, FIFOs or each other. Every report is still written (JUnit valid against the strict schema),
+nothing raw reaches the terminal, and a bad path is refused before anything runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, REPO
+
+REPORTS = ("--junit", "r.xml", "--json", "r.json", "--markdown", "r.md", "--html", "r.html")
+CONFIG = """version: 1
+defaults: {device: cpu, benchmark: false}
+models:
+  - {name: nasty, function: hostile.py:nasty_message, inputs: [{args: [{shape: [4]}]}], backends: [aot_eager]}
+  - {name: keys, function: hostile.py:nasty_keys, inputs: [{args: [{shape: [4]}]}],
+     backends: [aot_eager, backends.py:double_output]}
+"""
+
+
+def _run(d: Path, *args: str | bytes, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The CLI with bytes in and out: a non-UTF-8 file name must reach it as the OS gives it."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO / "entrypoint"), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "verify_compile", *args], cwd=d, capture_output=True, env=full_env,
+                          timeout=600)
+
+
+def _workspace(d: Path, config_name: bytes) -> bytes:
+    for name in ("models.py", "backends.py", "hostile.py"):
+        shutil.copy(FIXTURES / name, d / name)
+    with open(os.path.join(os.fsencode(d), config_name), "w") as f:
+        f.write(CONFIG)
+    return config_name
+
+
+def _assert_reports(d: Path, junit_schema) -> dict:
+    for name in ("r.xml", "r.json", "r.md", "r.html"):
+        assert (d / name).is_file(), f"{name} is missing"
+        (d / name).read_text(encoding="utf-8")  # valid UTF-8 throughout
+    junit_schema.validate(str(d / "r.xml"))
+    markdown = re.sub(r"(`{3,})text\n.*?\n\1\n", "", (d / "r.md").read_text(), flags=re.S)  # code is literal
+    assert "<img" not in markdown, "raw HTML from an output key reached the Markdown"
+    assert "<img" not in (d / "r.html").read_text()
+    return {r["case_id"]: r for r in json.loads((d / "r.json").read_text())["results"]}
+
+
+@pytest.mark.parametrize("config_name", [b"ctl\x01.yaml", b"caf\xe9.yaml"], ids=["control-byte", "non-utf8"])
+def test_hostile_names_and_messages_lose_no_report(tmp_path, junit_schema, config_name):
+    cfg = _workspace(tmp_path, config_name)
+    proc = _run(tmp_path, "run", cfg, *REPORTS)
+    assert proc.returncode == 1, proc.stderr.decode(errors="replace")
+    assert b"Traceback" not in proc.stderr
+    for raw in (b"\x1b", b"\x07", b"\x00", b"\x01"):
+        assert raw not in proc.stdout, f"{raw!r} reached the terminal table"
+    results = _assert_reports(tmp_path, junit_schema)
+    message = results["nasty[aot_eager]"]["message"]
+    assert "bad x\ufffd" in message and "\\x07bell" in message and "\\x00nul" in message, message
+    assert "\x1b" not in json.dumps(results, ensure_ascii=False)
+    assert results["keys[double_output]"]["outcome"] == "mismatch"
+    assert "&lt;img src=x onerror=alert(1)&gt;" in (tmp_path / "r.md").read_text()
+
+
+def test_merge_of_results_with_control_characters_writes_every_report(tmp_path, junit_schema):
+    cfg = _workspace(tmp_path, b"cfg.yaml")
+    _run(tmp_path, "run", cfg, "--json", "one.json")
+    data = json.loads((tmp_path / "one.json").read_text())
+    for r in data["results"]:
+        r["case_id"] = "\u0001" + r["case_id"] + "\udcff"
+        r["config"] = "c\x1b[2Jfg.yaml"
+    (tmp_path / "evil.json").write_text(json.dumps(data))
+    proc = _run(tmp_path, "merge", "evil.json", *REPORTS)
+    assert proc.returncode == 1 and b"Traceback" not in proc.stderr, proc.stderr
+    assert b"\x01" not in proc.stdout and b"\x1b" not in proc.stdout
+    results = _assert_reports(tmp_path, junit_schema)
+    assert "\\x01nasty[aot_eager]\ufffd" in results
+
+
+def test_a_report_that_cannot_render_costs_only_itself(tmp_path, junit_schema):
+    """A results file valid enough to merge but with a malformed perf record: the HTML renderer fails on it."""
+    cfg = _workspace(tmp_path, b"cfg.yaml")
+    _run(tmp_path, "run", cfg, "--json", "one.json")
+    data = json.loads((tmp_path / "one.json").read_text())
+    data["results"][0]["perf"] = {"eager_ms": "fast", "compiled_ms": None, "speedup": None, "peak_memory_mb": None}
+    (tmp_path / "odd.json").write_text(json.dumps(data))
+    proc = _run(tmp_path, "merge", "odd.json", "--html", "r.html", "--junit", "r.xml", "--json", "r.json",
+                "--markdown", "r.md")
+    err = proc.stderr.decode()
+    assert "could not render the HTML report for r.html: ValueError" in err and "Traceback" not in err, err
+    assert proc.returncode == 1
+    assert not (tmp_path / "r.html").exists()
+    junit_schema.validate(str(tmp_path / "r.xml"))
+    assert (tmp_path / "r.json").is_file() and (tmp_path / "r.md").is_file()
+
+
+def test_action_mode_with_a_lone_surrogate_fills_outputs_and_summary(tmp_path):
+    from test_action import live_commands, run_action
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    _workspace(ws, b"cfg.yaml")
+    proc = run_action(ws, {"config": "cfg.yaml", "args": "--only nasty*"})
+    assert proc.returncode == 1, proc.stdout
+    live = "\n".join(live_commands(proc.stdout))
+    assert "Traceback" not in live
+    summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "nasty[aot_eager]" in summary and "bad x\ufffd" in summary
+    output = (tmp_path / "output").read_text(encoding="utf-8")
+    assert "errored<<" in output and "total<<" in output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--junit", "same.out", "--json", "same.out"], "--json same.out: --junit writes the same file"),
+    (["--junit", "cfg.yaml"], "--junit cfg.yaml: is an input of this run"),
+    (["--markdown", "hostile.py"], "--markdown hostile.py: is an input of this run"),
+    (["--html", "backends.py"], "--html backends.py: is an input of this run"),
+    (["--junit", "/dev/null"], "exists and is not a regular file (a device)"),
+    (["--junit", "fifo"], "exists and is not a regular file (a FIFO)"),
+    (["--json", "folder"], "--json folder: is a directory"),
+    (["--journal", "r.json", "--json", "r.json"], "writes the same file"),
+])
+def test_bad_report_paths_are_refused_before_anything_runs(tmp_path, args, message):
+    cfg = _workspace(tmp_path, b"cfg.yaml")
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "fifo")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    proc = _run(tmp_path, "run", cfg, *args)
+    assert proc.returncode == 2 and message in proc.stderr.decode(), proc.stderr.decode()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before, "an input was touched"
+    assert Path("/dev/null").is_char_device() and (tmp_path / "fifo").is_fifo()
+
+
+def test_a_symlinked_report_path_is_written_through(tmp_path):
+    cfg = _workspace(tmp_path, b"cfg.yaml")
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "real.json").write_text("old")
+    (tmp_path / "link.json").symlink_to(tmp_path / "reports" / "real.json")
+    proc = _run(tmp_path, "run", cfg, "--only", "nasty*", "--json", "link.json")
+    assert proc.returncode == 1, proc.stderr
+    assert (tmp_path / "link.json").is_symlink(), "the link is kept"
+    assert json.loads((tmp_path / "reports" / "real.json").read_text())["results"], "its target holds the report"
+    assert [p.name for p in (tmp_path / "reports").iterdir()] == ["real.json"], "no temp file left behind"
+
+
+@pytest.mark.parametrize("args", [["--timeout", "nan"], ["--timeout", "inf"], ["--timeout", "-1"],
+                                  ["--timeout", "0"], ["--memory-limit", "0"], ["--memory-limit", "nan"],
+                                  ["--memory-limit", "9" * 400 + "G"]])
+def test_non_finite_or_non_positive_limits_are_refused(tmp_path, args):
+    cfg = _workspace(tmp_path, b"cfg.yaml")
+    proc = _run(tmp_path, "run", cfg, *args)
+    assert proc.returncode == 2 and args[0] in proc.stderr.decode(), proc.stderr.decode()
