@@ -69,11 +69,14 @@ class Journal:
         self.previous: dict = {}
         if keep:
             self._file.seek(0)
+            text = self._file.read()
             try:
-                self.previous = parse_journal(self._file.read(), str(path), configs)
+                self.previous = parse_journal(text, str(path), configs)
             except BaseException:
                 self._file.close()
                 raise
+            if text and not text.endswith("\n"):  # a line torn by a kill: new lines must not continue it
+                self._file.truncate(len(text[:text.rfind("\n") + 1].encode("utf-8", "surrogateescape")))
         else:
             self._file.truncate(0)
             self._write({"format": FORMAT, "configs": configs, "cases": list(case_ids)})
