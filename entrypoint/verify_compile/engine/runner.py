@@ -93,7 +93,7 @@ def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[
                     d.input_set = i + 1
                 result.outcome, result.mismatches = R.MISMATCH, diffs
                 more = f" (+{len(diffs) - 1} more)" if len(diffs) > 1 else ""
-                result.message = f"input set {i + 1}: {diffs[0].summary}{more}"
+                result.message = f"{ref.set_name(i)}: {diffs[0].summary}{more}"
                 result.details = _located(ref, diffs, ref.labels[i])
                 diagnose(case, ref, i, observed, result, settings, on_phase, started)
                 break
