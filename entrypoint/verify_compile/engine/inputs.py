@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import math
-from collections.abc import Mapping
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from verify_compile.config.spec import FileSpec, InputSet, TensorSpec
+from verify_compile.engine.tree import map_tensors
 
 _DTYPES = {name: getattr(torch, name) for name in (
     "float32", "float16", "bfloat16", "float64", "int64", "int32", "int16", "int8", "uint8", "bool",
@@ -91,54 +89,6 @@ def _tensor(spec: TensorSpec, gen: torch.Generator) -> torch.Tensor:
     else:  # full
         t = torch.full(shape, spec.value, dtype=torch.float64)
     return t.to(_DTYPES[spec.dtype])
-
-
-_MAX_DEPTH = 32
-
-
-def map_tensors(value: Any, fn: Callable[[torch.Tensor], Any], depth: int = 0) -> Any:
-    """The same tree with `fn` applied to every tensor. Containers keep their type: dicts (ModelOutput
-    included), dataclasses, namedtuples, lists and tuples. Deeper than _MAX_DEPTH (a cycle) stays as it is."""
-    if isinstance(value, torch.Tensor):
-        return fn(value)
-    if depth > _MAX_DEPTH:
-        return value
-    depth += 1
-    if isinstance(value, Mapping):
-        try:
-            out = copy.copy(value)
-            for k, v in value.items():
-                out[k] = map_tensors(v, fn, depth)
-            return out
-        except (TypeError, AttributeError, KeyError):  # a read-only mapping: a plain dict keeps the data
-            return {k: map_tensors(v, fn, depth) for k, v in value.items()}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = copy.copy(value)
-        for f in dataclasses.fields(value):
-            object.__setattr__(out, f.name, map_tensors(getattr(value, f.name), fn, depth))
-        return out
-    if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return type(value)(*(map_tensors(v, fn, depth) for v in value))
-    if isinstance(value, (list, tuple)):
-        return type(value)(map_tensors(v, fn, depth) for v in value)
-    return value
-
-
-def tensor_leaves(value: Any, path: str, depth: int = 0) -> list:
-    """[(path, tensor)] for every tensor in the tree, paths like `input[0]['mask']`."""
-    if isinstance(value, torch.Tensor):
-        return [(path, value)]
-    if depth > _MAX_DEPTH:
-        return []
-    depth += 1
-    if isinstance(value, Mapping):
-        return [leaf for k, v in value.items() for leaf in tensor_leaves(v, f"{path}[{k!r}]", depth)]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return [leaf for f in dataclasses.fields(value)
-                for leaf in tensor_leaves(getattr(value, f.name), f"{path}.{f.name}", depth)]
-    if isinstance(value, (list, tuple)):
-        return [leaf for i, v in enumerate(value) for leaf in tensor_leaves(v, f"{path}[{i}]", depth)]
-    return []
 
 
 def _place(value: Any, device: torch.device, dtype: torch.dtype) -> Any:

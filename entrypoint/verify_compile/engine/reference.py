@@ -18,16 +18,10 @@ import torch
 from verify_compile.config.spec import ModelSpec
 from verify_compile.engine.calls import call_once, overwritten, same_tensor, state_of
 from verify_compile.engine.compare import Observation, compare_observations
-from verify_compile.engine.inputs import (
-    cast_floating,
-    has_random_tensor,
-    map_tensors,
-    materialize,
-    tensor_leaves,
-    torch_dtype,
-)
+from verify_compile.engine.inputs import cast_floating, has_random_tensor, materialize, torch_dtype
 from verify_compile.engine.loading import LoadError, build_callable, example_inputs
 from verify_compile.engine.torchstate import seed_everything
+from verify_compile.engine.tree import map_tensors, tensor_leaves
 from verify_compile.errors import exception_summary
 from verify_compile.results import EAGER, LOAD
 
