@@ -8,7 +8,6 @@ float64 observations that arbitrate close calls.
 from __future__ import annotations
 
 import copy
-import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -46,7 +45,6 @@ class Reference:
     flaky: list = field(default_factory=list)  # [Mismatch] between the two eager runs
     overwritten: set = field(default_factory=set)  # (call, output leaf) that eager's own later calls change
     failure: Optional[Failure] = None
-    seconds: float = 0.0  # time spent building it, charged to the case that built it
     _fp64: Optional[list] = None
     _fp64_tried: bool = False
     fp64_note: str = ""
@@ -108,7 +106,6 @@ class Reference:
 
 
 def build_reference(spec: ModelSpec, device: torch.device, on_phase: Callable[[str], None]) -> Reference:
-    start = time.perf_counter()
     ref = Reference(spec=spec, device=device)
     dtype = torch_dtype(spec.dtype)
     on_phase(LOAD)
@@ -118,7 +115,6 @@ def build_reference(spec: ModelSpec, device: torch.device, on_phase: Callable[[s
         ref.pristine = {k: v.clone() for k, v in state_of(ref.module).items()}
     except Exception as e:
         ref.failure = _failure(LOAD, e)
-        ref.seconds = time.perf_counter() - start
         return ref
     on_phase(EAGER)
     try:
@@ -139,7 +135,6 @@ def build_reference(spec: ModelSpec, device: torch.device, on_phase: Callable[[s
                 break
     except Exception as e:
         ref.failure = _failure(EAGER, e)
-    ref.seconds = time.perf_counter() - start
     return ref
 
 
@@ -183,22 +178,15 @@ def _failure(phase: str, e: BaseException) -> Failure:
 
 
 class ReferenceCache:
-    """Keeps the most recent models' references so consecutive backends of a model reuse eager results."""
+    """Keeps the last model's reference, so consecutive backends of a model (cases run in config order) reuse
+    its eager results."""
 
-    def __init__(self, capacity: int = 1) -> None:
-        self.capacity = capacity
-        self._items: dict = {}
+    def __init__(self) -> None:
+        self._key: Optional[tuple] = None
+        self._ref: Optional[Reference] = None
 
-    def get(self, spec: ModelSpec, device: torch.device, on_phase: Callable[[str], None]) -> tuple:
-        """(reference, built_now)."""
+    def get(self, spec: ModelSpec, device: torch.device, on_phase: Callable[[str], None]) -> Reference:
         key = (repr(spec), str(device))  # specs hold dicts: unhashable, but their repr is exact
-        if key in self._items:
-            return self._items[key], False
-        while len(self._items) >= self.capacity:
-            self._items.pop(next(iter(self._items)))
-        ref = build_reference(spec, device, on_phase)
-        self._items[key] = ref
-        return ref, True
-
-    def clear(self) -> None:
-        self._items.clear()
+        if self._ref is None or key != self._key:
+            self._key, self._ref = key, build_reference(spec, device, on_phase)
+        return self._ref

@@ -49,7 +49,7 @@ def run_case(case: Case, refs: ReferenceCache, on_phase: Callable[[str], None] =
         result.outcome, result.message = R.SKIP, skip_reason
         return result
     result.device = str(device)
-    ref, _ = refs.get(spec, device, on_phase)
+    ref = refs.get(spec, device, on_phase)
     result.input_sets = len(ref.input_sets)
     if ref.failure:
         set_error(result, ref.failure.phase, ref.failure.message, ref.failure.details)
