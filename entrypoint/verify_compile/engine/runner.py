@@ -47,7 +47,7 @@ def run_case(case: Case, refs: ReferenceCache, on_phase: Callable[[str], None] =
         result.outcome, result.message = R.SKIP, skip_reason
         return result
     result.device = str(device)
-    ref, _ = refs.get(spec, device, on_phase)
+    ref = refs.get(spec, device, on_phase)
     result.input_sets = len(ref.input_sets)
     if ref.failure:
         set_error(result, ref.failure.phase, ref.failure.message, ref.failure.details)
@@ -91,7 +91,7 @@ def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[
                     d.input_set = i + 1
                 result.outcome, result.mismatches = R.MISMATCH, diffs
                 more = f" (+{len(diffs) - 1} more)" if len(diffs) > 1 else ""
-                result.message = f"input set {i + 1}: {diffs[0].summary}{more}"
+                result.message = f"{ref.set_name(i)}: {diffs[0].summary}{more}"
                 result.details = _located(ref, diffs, ref.labels[i])
                 diagnose(case, ref, i, observed, result, settings, on_phase, started)
                 break
