@@ -24,8 +24,8 @@ from verify_compile import proctree
 from verify_compile import results as R
 from verify_compile.channel import ChannelError, FrameReader, decode_json, pickle_frame
 from verify_compile.config.spec import RunSettings
-from verify_compile.judgement.verdicts import error_result
 from verify_compile.orchestration.cases import Case
+from verify_compile.orchestration.unreported import error_result
 from verify_compile.results import CaseResult
 
 _POLL_S = 0.25

@@ -6,28 +6,23 @@ import dataclasses
 import datetime
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from verify_compile import __version__
 from verify_compile import results as R
 from verify_compile.config.spec import RunSettings
-from verify_compile.errors import ConfigError, ConfigErrors, did_you_mean
-from verify_compile.judgement.verdicts import error_result
+from verify_compile.config.torchcheck import check_against_torch
 from verify_compile.orchestration.cases import Case
 from verify_compile.orchestration.journal import Journal, case_fingerprint, config_set, read_journal, runtime_of
 from verify_compile.orchestration.pool import WorkerPool
+from verify_compile.orchestration.signals import Interrupted, StopSignals
+from verify_compile.orchestration.unreported import error_result
 from verify_compile.results import CaseResult
-
-
-class Interrupted(Exception):
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
 
 
 @dataclass
@@ -39,6 +34,7 @@ class RunOptions:
     resume: Optional[str] = None
     settings: RunSettings = field(default_factory=RunSettings)
     extra_meta: dict = field(default_factory=dict)
+    signals: Optional[StopSignals] = None  # the caller's, when it keeps catching signals past the run
 
 
 @dataclass
@@ -83,113 +79,100 @@ def worker_env(cache_dir: Optional[str], gpu: Optional[str]) -> dict:
     return env
 
 
-def check_against_torch(cases: list, info: dict) -> None:
-    """What only the workers' torch can say: registered backend names, compile modes, inductor options and
-    dynamo config names must exist there. A typo is a config error (exit 2), not a column of red cases."""
-    errors: dict = {}
-
-    def check(name: str, known: list, what: str, file: str, line: int, hint: str = "") -> None:
-        if known and name not in known:
-            errors.setdefault((file, line, name), ConfigError(
-                f"unknown {what} '{name}'", file, line, did_you_mean(name, known) or hint or None))
-
-    for case in cases:
-        b, m = case.backend, case.model
-        file, line = (m.config_file, b.line) if b.line else ("--backends", 0)  # line 0: from the command line
-        if not b.is_custom:
-            check(b.backend, info.get("backends", []), "backend (not in torch._dynamo.list_backends())",
-                  file, line, "custom backends are written 'file.py:function'")
-        if b.mode:
-            check(b.mode, info.get("modes", []), "torch.compile mode", file, line,
-                  "modes: " + ", ".join(info.get("modes", [])))
-        for option in b.options or {}:
-            check(option, info.get("inductor_options", []), "inductor option", file, line)
-        for option in m.dynamo_config:
-            check(option, info.get("dynamo_options", []), "torch._dynamo.config option", m.config_file,
-                  m.key_lines.get("dynamo_config", m.line))
-    if errors:
-        raise ConfigErrors(list(errors.values()))
-
-
 def execute(cases: list, options: RunOptions, listener: Optional[Listener] = None) -> RunReport:
+    """Run the cases that `options.resume` does not hold a still-true result for; returns what was observed,
+    in case order. The first SIGINT/SIGTERM stops the run (`options.signals`, else handlers of its own)."""
     listener = listener or Listener()
-    configs = config_set(cases)
-    default_journal = not (options.journal or options.resume)
-    journal_path = options.journal or options.resume or tempfile.mkstemp(
-        prefix="verify-compile-", suffix=".journal.jsonl")[1]
-    journal = Journal(journal_path, configs, [c.id for c in cases], keep=journal_path == options.resume)
-    try:
-        previous = journal.previous if journal_path == options.resume else \
-            read_journal(options.resume, configs) if options.resume else {}
-    except BaseException:
-        journal.close()
-        raise
+    journal, previous = _open_journal(cases, options)
     fingerprints = {c.index: case_fingerprint(c) for c in cases}
-    # Results whose config and sources are unchanged; torch and device are checked once a worker says hello.
+    # Results whose config and sources are unchanged; torch and device are compared once a worker says hello.
     reusable = {c.index: previous[c.id] for c in cases
                 if c.id in previous and previous[c.id].fingerprint == fingerprints[c.index]}
     results: dict = {}
     todo = [c for c in cases if c.index not in reusable]
-    gpus = visible_gpus()
-    on_cuda = any(c.model.device != "cpu" for c in cases)
-    workers = options.workers or (len(gpus) if gpus and on_cuda else 1)
+    gpus, workers = _worker_plan(cases, options.workers)
     pin = len(gpus) > 1 and workers > 1
     meta = {"verify_compile": __version__, "started": _now(), "workers": workers, "cases": len(cases),
             "resumed": 0, "cache_dir": options.cache_dir, **options.extra_meta}
-    runtime = ""
 
     def on_result(result: CaseResult) -> None:
         results[result.index] = result
-        journal.record(result, fingerprints.get(result.index, ""), runtime)
+        journal.record(result, fingerprints.get(result.index, ""), meta.get("runtime", ""))
         listener.on_result(result)
-
-    previous_handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise Interrupted(signum)
 
     interrupted = None
     pool = WorkerPool(min(workers, max(1, len(todo))),
                       env_for=lambda slot: worker_env(options.cache_dir, gpus[slot % len(gpus)] if pin else None),
                       memory_limit=options.memory_limit, settings=options.settings)
+    signals = options.signals or StopSignals()
     try:
-        for s in previous_handlers:
-            signal.signal(s, interrupt)
-        if todo or reusable:
-            info = pool.start()
-            meta.update({k: info.get(k) for k in ("torch", "python", "cuda_version", "gpu")})
-            meta["device"] = "cuda" if info.get("cuda_available") else "cpu"
-            runtime = runtime_of(info)
-            for index, entry in reusable.items():
-                if entry.runtime == runtime:
-                    results[index] = dataclasses.replace(entry.result, index=index)
-                    if journal_path != options.resume:  # carried over into a new journal
-                        journal.record(results[index], fingerprints[index], runtime)
-            meta["resumed"] = len(results)
-            todo = [c for c in cases if c.index not in results]
-            if options.resume:
-                print(f"verify-compile: resuming {options.resume}: {len(results)} finished case(s) kept, "
-                      f"{sum(c.id in previous for c in todo)} re-run because their config, sources, torch or "
-                      f"device changed", file=sys.stderr)
+        with signals if options.signals is None else nullcontext(), signals.armed():
+            info = _start(pool, meta)
+            todo = _reuse(cases, reusable, previous, results, meta, journal, fingerprints, options)
             check_against_torch(todo, info)
             pool.run(todo, on_result, listener.on_phase)
     except Interrupted as e:
         interrupted = e.signum
         pool.close()
-        for case in todo:
+        for case in cases:
             if case.index not in results:
-                result = error_result(case, R.INTERRUPTED,
-                                      f"the run was stopped by {e} before this case finished")
-                results[case.index] = result
-                listener.on_result(result)
+                results[case.index] = error_result(case, R.INTERRUPTED,
+                                                   f"the run was stopped by {e} before this case finished")
+                listener.on_result(results[case.index])
     finally:
-        for s, handler in previous_handlers.items():
-            signal.signal(s, handler)
         pool.close()
-        journal.close(remove=default_journal and interrupted is None)
+        journal.close(remove=not (options.journal or options.resume) and interrupted is None)
     meta["finished"] = _now()
     return RunReport(results=[results[c.index] for c in cases], meta=meta, interrupted=interrupted,
-                     journal=journal_path)
+                     journal=str(journal.path))
+
+
+def _open_journal(cases: list, options: RunOptions) -> tuple:
+    """(the journal this run writes, locked; the entries of the journal it resumes, by case id)."""
+    configs = config_set(cases)
+    path = options.journal or options.resume or tempfile.mkstemp(prefix="verify-compile-",
+                                                                 suffix=".journal.jsonl")[1]
+    journal = Journal(path, configs, [c.id for c in cases], keep=path == options.resume)
+    if path == options.resume or not options.resume:
+        return journal, journal.previous
+    try:
+        return journal, read_journal(options.resume, configs)
+    except BaseException:
+        journal.close()
+        raise
+
+
+def _start(pool: WorkerPool, meta: dict) -> dict:
+    """Start the workers; what the first one says (torch, device) goes into the meta."""
+    info = pool.start()
+    meta.update({k: info.get(k) for k in ("torch", "python", "cuda_version", "gpu")})
+    meta["device"] = "cuda" if info.get("cuda_available") else "cpu"
+    meta["runtime"] = runtime_of(info)
+    return info
+
+
+def _reuse(cases: list, reusable: dict, previous: dict, results: dict, meta: dict, journal: Journal,
+           fingerprints: dict, options: RunOptions) -> list:
+    """Take over the resumed results that ran on this torch and device; the cases left to run."""
+    for index, entry in reusable.items():
+        if entry.runtime == meta["runtime"]:
+            results[index] = dataclasses.replace(entry.result, index=index)
+            if str(journal.path) != options.resume:  # carried over into a new journal
+                journal.record(results[index], fingerprints[index], entry.runtime)
+    meta["resumed"] = len(results)
+    todo = [c for c in cases if c.index not in results]
+    if options.resume:
+        print(f"verify-compile: resuming {options.resume}: {len(results)} finished case(s) kept, "
+              f"{sum(c.id in previous for c in todo)} re-run because their config, sources, torch or device "
+              "changed", file=sys.stderr)
+    return todo
+
+
+def _worker_plan(cases: list, requested: Optional[int]) -> tuple:
+    """(visible GPU ids, number of workers): one worker per visible GPU when cases run on CUDA, else 1."""
+    gpus = visible_gpus()
+    on_cuda = any(c.model.device != "cpu" for c in cases)
+    return gpus, requested or (len(gpus) if gpus and on_cuda else 1)
 
 
 def _now() -> str:

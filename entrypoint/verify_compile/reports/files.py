@@ -19,7 +19,7 @@ from verify_compile.errors import ConfigError
 from verify_compile.reports import sanitize
 from verify_compile.reports.junit import render_junit
 from verify_compile.reports.markdown import render_markdown
-from verify_compile.results import dump_json
+from verify_compile.results import RunResult, dump_json
 
 
 def check_writable(option: str, path: Optional[str], folder: bool = False) -> None:
@@ -72,23 +72,28 @@ def _kind(mode: int) -> str:
     return "not a file"
 
 
-def write_reports(results: list, meta: dict, junit: Optional[str] = None, junit_file_line: bool = False,
+def write_reports(run: RunResult, junit: Optional[str] = None, junit_file_line: bool = False,
                   json_path: Optional[str] = None, markdown: Optional[str] = None,
-                  html: Optional[str] = None) -> bool:
-    """Write every requested report; one that cannot be rendered or written never costs the others. False if
-    any failed."""
-    results, meta = sanitize.results(results), sanitize.meta(meta)
-
+                  html: Optional[str] = None) -> tuple:
+    """Write every requested report from the one judgement; one that cannot be rendered or written never costs
+    the others. Returns ({kind: path written}, [kinds that failed])."""
     def html_report() -> str:
         from verify_compile.reports.html import render_html
 
-        return render_html(results, meta)
+        return render_html(run)
 
-    wanted: list = [("JUnit", junit, lambda: render_junit(results, meta, file_line=junit_file_line)),
-                    ("JSON", json_path, lambda: dump_json(results, meta)),
-                    ("Markdown", markdown, lambda: render_markdown(results, meta)),
-                    ("HTML", html, html_report)]
-    return all([_write(name, path, render) for name, path, render in wanted if path])
+    wanted = [("junit", "JUnit", junit, lambda: render_junit(run, file_line=junit_file_line)),
+              ("json", "JSON", json_path, lambda: dump_json(run)),
+              ("markdown", "Markdown", markdown, lambda: render_markdown(run)),
+              ("html", "HTML", html, html_report)]
+    written, failed = {}, []
+    for kind, name, path, render in wanted:
+        if path:
+            if _write(name, path, render):
+                written[kind] = path
+            else:
+                failed.append(kind)
+    return written, failed
 
 
 def _write(name: str, path: str, render: Callable[[], str]) -> bool:

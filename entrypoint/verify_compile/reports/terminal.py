@@ -9,7 +9,6 @@ from typing import Iterable, Optional, TextIO
 
 from verify_compile import results as R
 from verify_compile.judgement.baseline import baseline_counts
-from verify_compile.reports import sanitize
 from verify_compile.reports.junit import clean
 from verify_compile.results import CaseResult, counts
 
@@ -82,8 +81,8 @@ class Progress:
 
 
 def summary_table(results: Iterable[CaseResult]) -> str:
-    """A plain-text table: one row per case, then totals. No raw control character reaches the terminal."""
-    results = sorted(sanitize.results(results), key=lambda r: r.index)
+    """A plain-text table: one row per case, then totals."""
+    results = sorted(results, key=lambda r: r.index)
     rows = [("case", "outcome", "time", "compile", "graphs/breaks", "detail")]
     for r in results:
         health = f"{r.health.graphs}/{r.health.graph_breaks}" if r.health else "-"
