@@ -35,7 +35,9 @@ class StopSignals:
 
     def __exit__(self, *exc: object) -> None:
         for s, handler in self._previous.items():
-            signal.signal(s, handler)
+            # Once stopping, the process only has its exit code left to give: later signals must not turn it
+            # into a KeyboardInterrupt traceback or a death by signal.
+            signal.signal(s, signal.SIG_IGN if self.signum is not None else handler)
         self._previous = {}
 
     def _handle(self, signum: int, frame: object) -> None:
