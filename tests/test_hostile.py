@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, REPO
+from conftest import FIXTURES, REPO, write
 
 REPORTS = ("--junit", "r.xml", "--json", "r.json", "--markdown", "r.md", "--html", "r.html")
 CONFIG = """version: 1
@@ -157,3 +157,33 @@ def test_non_finite_or_non_positive_limits_are_refused(tmp_path, args):
     cfg = _workspace(tmp_path, b"cfg.yaml")
     proc = _run(tmp_path, "run", cfg, *args)
     assert proc.returncode == 2 and args[0] in proc.stderr.decode(), proc.stderr.decode()
+
+
+@pytest.mark.parametrize("extra", ["--help", "-h", "--vers", "--only x --version"])
+def test_action_args_cannot_turn_the_run_into_help(tmp_path, extra):
+    from test_action import run_action
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    _workspace(ws, b"cfg.yaml")
+    proc = run_action(ws, {"config": "cfg.yaml", "args": extra})
+    assert proc.returncode == 2, proc.stdout
+    assert "would print help or the version and verify nothing" in proc.stdout, proc.stdout
+    assert "usage:" not in proc.stdout
+
+
+def test_action_summary_of_thousands_of_config_errors_stays_under_1_mib(tmp_path):
+    from test_action import run_action
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    _workspace(ws, b"unused.yaml")
+    unknown = ", ".join(f"unknown_option_number_{k}: 1" for k in range(20))
+    models = "".join(f"  - {{name: m{i}, function: 'models.py:relu_model', {unknown}}}\n" for i in range(1000))
+    write(ws / "errors.yaml", "version: 1\nmodels:\n" + models)
+    proc = run_action(ws, {"config": "errors.yaml"})
+    assert proc.returncode == 2
+    assert len(proc.stdout) > 2**21, "the problems really are megabytes (all of them in the log)"
+    summary = (tmp_path / "summary.md").read_bytes()
+    assert len(summary) < 2**20, len(summary)
+    assert b"more problem(s) left out to stay under GitHub's 1 MiB summary limit" in summary

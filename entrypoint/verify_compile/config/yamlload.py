@@ -42,7 +42,7 @@ class LocList(list):
 
 MAX_BYTES = 4 * 2**20  # a config of thousands of models is well under this
 MAX_DEPTH = 64  # nesting of mappings and sequences; real configs need fewer than 10
-MAX_NODES = 200_000  # nodes of the document once every alias is expanded
+MAX_NODES = 1_000_000  # nodes of the document once every alias is expanded (a 4 MiB config has fewer)
 MAX_NUMBER_CHARS = 64  # an int or float scalar longer than this is a mistake (or an attack)
 
 
@@ -92,8 +92,8 @@ class _Loader(yaml.SafeLoader):
         size = 1 + sum(self._sizes[id(child)] for child in children)
         self._sizes[id(node)] = size
         if size > MAX_NODES:
-            raise self._error(f"this value expands to more than {MAX_NODES} YAML nodes once its aliases are "
-                              f"expanded (the limit)", node.start_mark,
+            raise self._error(f"this value has more than {MAX_NODES} YAML nodes once its aliases are expanded "
+                              f"(the limit)", node.start_mark,
                               "aliases that repeat aliases grow exponentially; write the data out instead")
 
 
