@@ -112,9 +112,14 @@ def _end_case_processes() -> None:
     """Every process the case started ends with it, in whatever session it moved to; inductor's own compile
     workers (a pool kept for the next case) are spared."""
     me = os.getpid()
-    spare = frozenset(p for p in proctree.children(me) if "torch._inductor.compile_worker" in proctree.cmdline(p))
+    spare = frozenset(p for p in proctree.children(me) if _inductor_compile_pool(proctree.cmdline(p), me))
     proctree.kill_descendants(me, spare)
     proctree.reap([p for p in proctree.children(me) if p not in spare])
+
+
+def _inductor_compile_pool(cmdline: str, me: int) -> bool:
+    """Inductor's SubprocPool, started by this worker (`.../compile_worker/__main__.py ... --parent=PID`)."""
+    return "compile_worker" in cmdline and f"--parent={me} " in cmdline + " " and "--torch-key=" in cmdline
 
 
 def _exhausted(result: object) -> bool:

@@ -37,7 +37,7 @@ def parse_bool(value: str, name: str) -> bool:
 
 def escape_data(text: str) -> str:
     """As the runner unescapes it; any other control character is shown, never passed (see reports.sanitize)."""
-    return sanitize.text(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return sanitize.text(text, keep_cr=True).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def escape_property(text: str) -> str:

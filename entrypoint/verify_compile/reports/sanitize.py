@@ -19,17 +19,25 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 # CSI (colours, cursor moves), OSC (window titles, hyperlinks: up to BEL or ST) and other two-byte escapes
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]")
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
+_CONTROLS_BUT_CR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 
 
-def text(value: Any) -> str:
-    """`value` as safe text: valid Unicode, no escape sequences, controls other than newline and tab shown."""
+def text(value: Any, keep_cr: bool = False) -> str:
+    """`value` as safe text: valid Unicode, no escape sequences, controls other than newline and tab shown
+    (`keep_cr`: carriage returns too, for an encoder that escapes them itself)."""
     s = value if isinstance(value, str) else str(value)
     if not s.isprintable() or _SURROGATES.search(s):  # fast path: most text is plain
         s = _SURROGATES.sub("\ufffd", s)
-        s = _ESCAPES.sub("", s).replace("\r\n", "\n")
-        s = _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
-                          else f"\\u{ord(m.group()):04x}", s)
+        s = _ESCAPES.sub("", s)
+        if not keep_cr:
+            s = s.replace("\r\n", "\n")
+        s = (_CONTROLS_BUT_CR if keep_cr else _CONTROLS).sub(_shown, s)
     return s
+
+
+def _shown(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}"
 
 
 def deep(value: Any) -> Any:
