@@ -114,17 +114,21 @@ def execute(cases: list, options: RunOptions, listener: Optional[Listener] = Non
     except Interrupted as e:
         interrupted = e.signum
         pool.close()
-        for case in cases:
-            if case.index not in results:
-                results[case.index] = error_result(case, R.INTERRUPTED,
-                                                   f"the run was stopped by {e} before this case finished")
-                listener.on_result(results[case.index])
+        _unfinished(cases, results, f"the run was stopped by {e} before this case finished", listener)
     finally:
         pool.close()
         journal.close(remove=not (options.journal or options.resume) and interrupted is None)
     meta["finished"] = _now()
     return RunReport(results=[results[c.index] for c in cases], meta=meta, interrupted=interrupted,
                      journal=str(journal.path))
+
+
+def _unfinished(cases: list, results: dict, message: str, listener: Listener) -> None:
+    """Every case without a result gets one: an `interrupted` error."""
+    for case in cases:
+        if case.index not in results:
+            results[case.index] = error_result(case, R.INTERRUPTED, message)
+            listener.on_result(results[case.index])
 
 
 def _open_journal(cases: list, options: RunOptions) -> tuple:
