@@ -96,15 +96,9 @@ def _model(entry: Any, line: int, defaults: LocDict, check: Checker) -> Optional
     name = entry.get("name")
     if check.typed(name, entry.line_of("name"), "'name'", (str,), "a string") and not NAME_RE.match(name):
         check.error(f"model name '{name}' may only use letters, digits, '_', '.' and '-'", entry.line_of("name"))
-    kinds = [k for k in ("model", "function") if k in entry]
-    if len(kinds) != 1:
-        check.error(f"model '{name}' needs exactly one of 'model:' (nn.Module class or factory) or 'function:'",
-                    entry.line)
+    kind = _kind(entry, name, check)
+    if kind is None:
         return None
-    kind = kinds[0]
-    check.target_exists(entry[kind], entry.line_of(kind), f"'{kind}'")
-    if "init" in entry and kind == "function":
-        check.error("'init' applies to 'model:' entries only", entry.line_of("init"))
     merged = LocDict(defaults)
     merged.key_lines = dict(defaults.key_lines)
     merged.update(entry)
@@ -115,23 +109,41 @@ def _model(entry: Any, line: int, defaults: LocDict, check: Checker) -> Optional
     scope = Scope(dims, merged.get("dtype") if merged.get("dtype") in DTYPES else "float32")
     init = input_set(entry["init"], entry.line_of("init"), check, "init", scope) if "init" in entry else InputSet()
     inputs, swept = _inputs(entry, scope, n_errors, check)
-    backends = values.get("backends") or (BackendSpec(id="inductor", backend="inductor"),)
-    xfail = values.get("xfail") or {}
-    ids = [b.id for b in backends]
-    for backend_id in xfail if "xfail" in entry else ():  # a default xfail may name backends a model skips
+    values["backends"] = values.get("backends") or (BackendSpec(id="inductor", backend="inductor"),)
+    values["xfail"] = dict(values.get("xfail") or {})
+    _check_combinations(name, entry, merged, values, check)
+    if len(check.errors) > n_errors:
+        return None
+    return ModelSpec(name=name, kind=kind, target=entry[kind], config_file=str(check.path),
+                     base_dir=str(check.base_dir), line=entry.line, init=init, inputs=inputs, dims=dims,
+                     dynamic_dims=dynamic_dims(dims, tuple(s for s in inputs or () if not s.label), swept),
+                     key_lines=dict(merged.key_lines), **values)
+
+
+def _kind(entry: LocDict, name: object, check: Checker) -> Optional[str]:
+    """'model' or 'function', whichever the entry names (exactly one), with its target checked."""
+    kinds = [k for k in ("model", "function") if k in entry]
+    if len(kinds) != 1:
+        check.error(f"model '{name}' needs exactly one of 'model:' (nn.Module class or factory) or 'function:'",
+                    entry.line)
+        return None
+    kind = kinds[0]
+    check.target_exists(entry[kind], entry.line_of(kind), f"'{kind}'")
+    if "init" in entry and kind == "function":
+        check.error("'init' applies to 'model:' entries only", entry.line_of("init"))
+    return kind
+
+
+def _check_combinations(name: object, entry: LocDict, merged: LocDict, values: dict, check: Checker) -> None:
+    """Keys that are each valid but do not fit together."""
+    ids = [b.id for b in values["backends"]]
+    for backend_id in values["xfail"] if "xfail" in entry else ():  # a default xfail may name backends a model skips
         if backend_id != "*" and backend_id not in ids:
             check.error(f"xfail names backend '{backend_id}', which model '{name}' does not run",
                         merged["xfail"].line_of(backend_id), did_you_mean(backend_id, ids))
     if values.get("min_speedup") is not None and values.get("benchmark") is False:
         check.error("'min_speedup' needs the latency that 'benchmark: false' turns off",
                     merged.line_of("min_speedup"), "drop one of them")
-    if len(check.errors) > n_errors:
-        return None
-    values.update(backends=backends, xfail=dict(xfail))
-    return ModelSpec(name=name, kind=kind, target=entry[kind], config_file=str(check.path),
-                     base_dir=str(check.base_dir), line=entry.line, init=init, inputs=inputs, dims=dims,
-                     dynamic_dims=dynamic_dims(dims, tuple(s for s in inputs or () if not s.label), swept),
-                     key_lines=dict(merged.key_lines), **values)
 
 
 def _dims(defaults: LocDict, entry: LocDict, check: Checker) -> dict:
