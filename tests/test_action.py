@@ -233,45 +233,80 @@ def test_config_text_in_error_messages_is_fenced(tmp_path):
     assert read_outputs(tmp_path / "output")["junit_path"] == ""
 
 
-def run_action_yml(workspace: Path, inputs: dict, path: str) -> subprocess.CompletedProcess:
-    """action.yml's own step script, as the runner runs a composite step: its `env:` with `${{ inputs.x }}`
-    filled in (defaults, then `inputs`), GITHUB_ACTION_PATH at this repository, the workspace as cwd."""
+def run_action_yml(workspace: Path, inputs: dict, path: str, github: dict | None = None,
+                   env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    """action.yml's own step script, as the runner runs a composite step: its `env:` with `${{ inputs.x }}` and
+    `${{ github.x }}` filled in (defaults, then `inputs`; `github` as for `uses: ./` unless given),
+    GITHUB_ACTION_PATH at this repository, RUNNER_TEMP beside the workspace, the workspace as cwd."""
     action = yaml.safe_load((REPO / "action.yml").read_text())
     values = {name: str(spec.get("default", "")) for name, spec in action["inputs"].items()} | inputs
+    contexts = {"inputs": values, "github": {"action_repository": "", "action_ref": "", **(github or {})}}
     (step,) = action["runs"]["steps"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("INPUT_", "GITHUB_", "PYTHON"))}
-    env.update({k: re.sub(r"\$\{\{ inputs\.(\w+) \}\}", lambda m: values[m.group(1)], str(v))
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("INPUT_", "GITHUB_", "PYTHON", "RUNNER_", "ACTIONS_", "VIRTUAL_ENV"))}
+    env.update({k: re.sub(r"\$\{\{ (inputs|github)\.(\w+) \}\}", lambda m: contexts[m.group(1)][m.group(2)], str(v))
                 for k, v in step["env"].items()})
+    runner_temp = workspace.parent / "runner-temp"
+    runner_temp.mkdir(exist_ok=True)
     env.update(PATH=f"{path}:{env['PATH']}", GITHUB_ACTION_PATH=str(REPO), GITHUB_WORKSPACE=str(workspace),
-               GITHUB_OUTPUT=str(workspace.parent / "output"), GITHUB_STEP_SUMMARY=str(workspace.parent / "summary.md"))
+               GITHUB_OUTPUT=str(workspace.parent / "output"), GITHUB_STEP_SUMMARY=str(workspace.parent / "summary.md"),
+               RUNNER_TEMP=str(runner_temp))
+    env.update(env_extra or {})
     for name in ("output", "summary.md"):
         (workspace.parent / name).write_text("")
-    return subprocess.run(["bash", "-c", step["run"]], cwd=workspace, env=env, stdout=subprocess.PIPE,
+    return subprocess.run([shutil.which("bash") or "bash", "-c", step["run"]], cwd=workspace, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=600)
 
 
+def job_python(tmp_path: Path) -> Path:
+    """A job whose `python` is this interpreter, virtual environment or not: a wrapper, not a symlink, since
+    Python finds its venv from the path it was started by."""
+    bin_dir = tmp_path / "job-bin"
+    write(bin_dir / "python", f'#!/bin/sh\nexec "{sys.executable}" "$@"\n').chmod(0o755)
+    return bin_dir
+
+
+def pip_freeze() -> str:
+    return subprocess.run([sys.executable, "-m", "pip", "freeze", "--all"], capture_output=True, text=True,
+                          check=True).stdout
+
+
 def test_action_yml_python_mode_keeps_the_jobs_torch(tmp_path):
-    """mode python installs the tool into the job's Python (a venv that sees this torch) without touching torch,
-    runs, and in a merge job installs no torch at all."""
+    """mode python verifies the job's torch from a virtual environment of its own: the job's packages are the
+    same before and after, the tool is in that environment (without a torch of its own), and a merge job installs
+    no torch at all."""
     import torch
 
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    before = pip_freeze()
     workspace = make_workspace(tmp_path, CONFIG)
     proc = run_action_yml(workspace, {"mode": "python", "config": "ci/verify.yaml", "json_path": "shard-1.json"},
-                          str(venv / "bin"))
+                          str(job_python(tmp_path)))
     assert proc.returncode == 1, proc.stdout  # the mismatch
     assert f"Requirement already satisfied: torch=={torch.__version__}" in proc.stdout
     assert read_outputs(tmp_path / "output")["mismatched"] == "1"
     assert [parse_command(c)[0] for c in live_commands(proc.stdout) if c.startswith("::error")] == ["error"]
-    lib = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    (lib,) = (tmp_path / "runner-temp").glob("verify-compile-*/venv/lib/python3.*/site-packages")
     assert (lib / "verify_compile").is_dir() and not (lib / "torch").exists()
+    assert pip_freeze() == before, "mode python changed the job's own packages"
 
-    merged = run_action_yml(workspace, {"mode": "python", "merge": "shard-*.json"}, str(venv / "bin"))
+    merged = run_action_yml(workspace, {"mode": "python", "merge": "shard-*.json"}, str(job_python(tmp_path)))
     assert merged.returncode == 1, merged.stdout
     install_log = merged.stdout.split("::endgroup::")[0]
     assert "Processing" in install_log and "torch" not in install_log
     assert read_outputs(tmp_path / "output")["total"] == "2"
+
+
+def test_action_yml_python_mode_without_a_python_says_so(tmp_path):
+    """No Python 3.10+ on PATH (here: only a `python3` that is too old): exit 2 with an error, before anything."""
+    workspace = make_workspace(tmp_path, CONFIG)
+    bin_dir = tmp_path / "bare-bin"
+    write(bin_dir / "python3", "#!/bin/sh\nexit 1\n").chmod(0o755)  # what a Python 3.9 answers the version test
+    (bin_dir / "mktemp").symlink_to(shutil.which("mktemp"))
+    proc = run_action_yml(workspace, {"mode": "python", "config": "ci/verify.yaml"}, str(bin_dir),
+                          env_extra={"PATH": str(bin_dir)})
+    assert proc.returncode == 2, proc.stdout
+    assert [parse_command(c)[0] for c in live_commands(proc.stdout)] == ["error"]
+    assert "mode python needs Python 3.10 or newer on PATH" in proc.stdout
 
 
 def test_merge_needs_no_torch(tmp_path):
