@@ -4,6 +4,7 @@ The log is then read the way the runner reads it, workflow commands, `::stop-com
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -254,8 +255,8 @@ def run_action_yml(workspace: Path, inputs: dict, path: str, github: dict | None
     env.update(env_extra or {})
     for name in ("output", "summary.md"):
         (workspace.parent / name).write_text("")
-    return subprocess.run([shutil.which("bash") or "bash", "-c", step["run"]], cwd=workspace, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=600)
+    return subprocess.run([shutil.which("bash") or "bash", "-c", step["run"]], cwd=workspace, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
 
 
 def job_python(tmp_path: Path) -> Path:
@@ -307,6 +308,114 @@ def test_action_yml_python_mode_without_a_python_says_so(tmp_path):
     assert proc.returncode == 2, proc.stdout
     assert [parse_command(c)[0] for c in live_commands(proc.stdout)] == ["error"]
     assert "mode python needs Python 3.10 or newer on PATH" in proc.stdout
+
+
+STANDIN_DOCKER = """\
+#!/bin/sh
+# A stand-in `docker`: records each call (one JSON list a line), answers `pull` with $STANDIN_PULL_RC and
+# `buildx version` with $STANDIN_BUILDX_RC, and everything else with success.
+"$STANDIN_PYTHON" -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "$@" >>"$STANDIN_LOG"
+case "$1 $2" in
+  "pull "*) exit "${STANDIN_PULL_RC:-0}" ;;
+  "buildx version") exit "${STANDIN_BUILDX_RC:-1}" ;;
+esac
+exit 0
+"""
+RELEASE = {"action_repository": "Verify-Compile/verify-compile-action", "action_ref": "v1"}
+PREBUILT = "ghcr.io/verify-compile/verify-compile-action:1.0.0-torch2.13.0-cpu"
+BUILT = "verify-compile-action:1.0.0-torch2.13.0-cpu"
+
+
+def docker_calls(tmp_path: Path, inputs: dict, github: dict | None = None, pull_rc: int = 0,
+                 env_extra: dict | None = None) -> tuple:
+    """action.yml in docker mode with the stand-in `docker` (and an `nvidia-smi` that finds no GPU) first on
+    PATH: (the process, the docker calls it made)."""
+    bin_dir, log = tmp_path / "standin-bin", tmp_path / "docker-calls.jsonl"
+    write(bin_dir / "docker", STANDIN_DOCKER).chmod(0o755)
+    write(bin_dir / "nvidia-smi", "#!/bin/sh\nexit 9\n").chmod(0o755)
+    log.write_text("")
+    workspace = tmp_path / "workspace"
+    workspace.mkdir(exist_ok=True)
+    proc = run_action_yml(workspace, {"config": "c.yaml", **inputs}, str(bin_dir), github,
+                          {"STANDIN_LOG": str(log), "STANDIN_PYTHON": sys.executable,
+                           "STANDIN_PULL_RC": str(pull_rc), **(env_extra or {})})
+    return proc, [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def image_run(calls: list) -> list:
+    (run,) = [c for c in calls if c[0] == "run"]
+    assert run[-1] == "action", run
+    return run
+
+
+def test_docker_mode_runs_the_release_image_when_it_pulls(tmp_path):
+    proc, calls = docker_calls(tmp_path, {}, RELEASE)
+    assert proc.returncode == 0, proc.stdout
+    assert [c[0] for c in calls] == ["pull", "run"], calls
+    assert calls[0] == ["pull", PREBUILT]  # owner lower-cased: registries take no capitals
+    assert image_run(calls)[-2] == PREBUILT
+
+
+def test_docker_mode_builds_when_the_release_image_does_not_pull(tmp_path):
+    proc, calls = docker_calls(tmp_path, {}, RELEASE, pull_rc=1)
+    assert proc.returncode == 0, proc.stdout
+    assert "No prebuilt image " + PREBUILT in proc.stdout
+    assert [c[0] for c in calls] == ["pull", "build", "run"], calls  # no cache service exposed: plain build
+    (build,) = [c for c in calls if c[0] == "build"]
+    assert build == ["build", "--tag", BUILT, "--build-arg", "TORCH_VERSION=2.13.0", "--build-arg",
+                     "TORCH_VARIANT=cpu", str(REPO)]
+    assert image_run(calls)[-2] == BUILT
+
+
+def test_docker_mode_builds_with_the_torch_index_and_the_gha_cache(tmp_path):
+    """A torch index is a torch the release image does not hold: no pull, a build that takes the index; with the
+    job's cache service exposed and buildx present, the build keeps its layers in GitHub's cache."""
+    index = "https://download.pytorch.org/whl/cu126"
+    cache = {"ACTIONS_RUNTIME_TOKEN": "t", "ACTIONS_RESULTS_URL": "https://results/", "STANDIN_BUILDX_RC": "0"}
+    proc, calls = docker_calls(tmp_path, {"torch_index_url": index, "torch_variant": "cuda"}, RELEASE,
+                               env_extra=cache)
+    assert proc.returncode == 0, proc.stdout
+    assert [c[:2] for c in calls] == [["buildx", "version"], ["buildx", "build"], ["run", "--rm"]]
+    scope = "scope=verify-compile-torch2.13.0-cuda"
+    assert calls[1] == ["buildx", "build", "--load", "--cache-from", f"type=gha,{scope}", "--cache-to",
+                        f"type=gha,mode=max,{scope}", "--tag", "verify-compile-action:1.0.0-torch2.13.0-cuda",
+                        "--build-arg", "TORCH_VERSION=2.13.0", "--build-arg", "TORCH_VARIANT=cuda",
+                        "--build-arg", f"TORCH_INDEX_URL={index}", str(REPO)]
+
+
+def test_docker_mode_builds_for_a_local_or_branch_action_and_runs_a_given_image(tmp_path):
+    """`uses: ./` or `@main` may be ahead of the release image: built, never pulled. `image:` is run as given."""
+    for github in ({}, {**RELEASE, "action_ref": "main"}):
+        proc, calls = docker_calls(tmp_path, {}, github)
+        assert proc.returncode == 0, proc.stdout
+        assert [c[0] for c in calls] == ["build", "run"], calls
+    proc, calls = docker_calls(tmp_path, {"image": "mine:1"}, RELEASE)
+    assert [c[0] for c in calls] == ["run"] and image_run(calls)[-2] == "mine:1"
+
+
+def test_docker_mode_mounts_every_output_path_or_refuses(tmp_path):
+    out = tmp_path / "out dir"
+    args = (f"--html '{out}/h/r.html' \"--markdown={out}/m.md\" --journal j/run.jsonl --repro-dir '{out}/repro' "
+            f"--baseline {str(out).replace(' ', chr(92) + ' ')}/base/b.json --update-baseline")  # quoted 3 ways
+    inputs = {"junit_path": str(out / "junit" / "r.xml"), "json_path": "../elsewhere/r.json", "args": args}
+    proc, calls = docker_calls(tmp_path, inputs, RELEASE)
+    assert proc.returncode == 0, proc.stdout
+    run = image_run(calls)
+    mounts = {run[i + 1] for i, a in enumerate(run) if a == "-v"}
+    for folder in ("junit", "h", "repro", "base"):
+        assert f"{out / folder}:{out / folder}" in mounts, (folder, mounts)
+        assert (out / folder).is_dir()  # made by the runner's user, not by docker as root
+    assert f"{out}:{out}" in mounts  # --markdown=... beside them
+    assert f"{tmp_path / 'elsewhere'}:{tmp_path / 'elsewhere'}" in mounts
+    workspace = tmp_path / "workspace"
+    assert f"{workspace}:{workspace}" in mounts and not any(m.startswith(f"{workspace}/j") for m in mounts)
+
+    for args in ("--markdown /etc/verify-compile.md", "--junit /usr/r.xml", "--html 'unbalanced"):
+        proc, calls = docker_calls(tmp_path, {"args": args}, RELEASE)
+        assert proc.returncode == 2, proc.stdout
+        assert calls == [], "refused before pulling, building or running anything"
+        (error,) = [parse_command(c) for c in live_commands(proc.stdout)]
+        assert error[0] == "error" and ("cannot keep" in error[2] or "cannot split" in error[2]), error
 
 
 def test_merge_needs_no_torch(tmp_path):
