@@ -313,11 +313,11 @@ def test_action_yml_python_mode_without_a_python_says_so(tmp_path):
 STANDIN_DOCKER = """\
 #!/bin/sh
 # A stand-in `docker`: records each call (one JSON list a line), answers `pull` with $STANDIN_PULL_RC and
-# `buildx version` with $STANDIN_BUILDX_RC, and everything else with success.
+# `buildx inspect` with $STANDIN_BUILDX_DRIVER (the docker driver by default), and everything else with success.
 "$STANDIN_PYTHON" -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "$@" >>"$STANDIN_LOG"
 case "$1 $2" in
   "pull "*) exit "${STANDIN_PULL_RC:-0}" ;;
-  "buildx version") exit "${STANDIN_BUILDX_RC:-1}" ;;
+  "buildx inspect") printf 'Name:   default\nDriver: %s\n' "${STANDIN_BUILDX_DRIVER:-docker}" ;;
 esac
 exit 0
 """
@@ -357,10 +357,11 @@ def test_docker_mode_runs_the_release_image_when_it_pulls(tmp_path):
 
 
 def test_docker_mode_builds_when_the_release_image_does_not_pull(tmp_path):
-    proc, calls = docker_calls(tmp_path, {}, RELEASE, pull_rc=1)
+    proc, calls = docker_calls(tmp_path, {}, RELEASE, pull_rc=1,
+                               env_extra={"STANDIN_BUILDX_DRIVER": "docker-container"})
     assert proc.returncode == 0, proc.stdout
     assert "No prebuilt image " + PREBUILT in proc.stdout
-    assert [c[0] for c in calls] == ["pull", "build", "run"], calls  # no cache service exposed: plain build
+    assert [c[0] for c in calls] == ["pull", "build", "run"], calls  # no cache service exposed: a plain build
     (build,) = [c for c in calls if c[0] == "build"]
     assert build == ["build", "--tag", BUILT, "--build-arg", "TORCH_VERSION=2.13.0", "--build-arg",
                      "TORCH_VARIANT=cpu", str(REPO)]
@@ -371,11 +372,12 @@ def test_docker_mode_builds_with_the_torch_index_and_the_gha_cache(tmp_path):
     """A torch index is a torch the release image does not hold: no pull, a build that takes the index; with the
     job's cache service exposed and buildx present, the build keeps its layers in GitHub's cache."""
     index = "https://download.pytorch.org/whl/cu126"
-    cache = {"ACTIONS_RUNTIME_TOKEN": "t", "ACTIONS_RESULTS_URL": "https://results/", "STANDIN_BUILDX_RC": "0"}
+    cache = {"ACTIONS_RUNTIME_TOKEN": "t", "ACTIONS_RESULTS_URL": "https://results/",
+             "STANDIN_BUILDX_DRIVER": "docker-container"}
     proc, calls = docker_calls(tmp_path, {"torch_index_url": index, "torch_variant": "cuda"}, RELEASE,
                                env_extra=cache)
     assert proc.returncode == 0, proc.stdout
-    assert [c[:2] for c in calls] == [["buildx", "version"], ["buildx", "build"], ["run", "--rm"]]
+    assert [c[:2] for c in calls] == [["buildx", "inspect"], ["buildx", "build"], ["run", "--rm"]]
     scope = "scope=verify-compile-torch2.13.0-cuda"
     assert calls[1] == ["buildx", "build", "--load", "--cache-from", f"type=gha,{scope}", "--cache-to",
                         f"type=gha,mode=max,{scope}", "--tag", "verify-compile-action:1.0.0-torch2.13.0-cuda",
@@ -386,9 +388,11 @@ def test_docker_mode_builds_with_the_torch_index_and_the_gha_cache(tmp_path):
 def test_docker_mode_builds_for_a_local_or_branch_action_and_runs_a_given_image(tmp_path):
     """`uses: ./` or `@main` may be ahead of the release image: built, never pulled. `image:` is run as given."""
     for github in ({}, {**RELEASE, "action_ref": "main"}):
-        proc, calls = docker_calls(tmp_path, {}, github)
+        # the cache service exposed, but buildx's default builder is the plain docker driver: a plain build
+        proc, calls = docker_calls(tmp_path, {}, github, env_extra={"ACTIONS_RUNTIME_TOKEN": "t",
+                                                                    "ACTIONS_CACHE_URL": "https://cache/"})
         assert proc.returncode == 0, proc.stdout
-        assert [c[0] for c in calls] == ["build", "run"], calls
+        assert [c[0] for c in calls] == ["buildx", "build", "run"] and calls[0][:2] == ["buildx", "inspect"], calls
     proc, calls = docker_calls(tmp_path, {"image": "mine:1"}, RELEASE)
     assert [c[0] for c in calls] == ["run"] and image_run(calls)[-2] == "mine:1"
 
