@@ -17,7 +17,7 @@ import yaml
 
 from conftest import REPO, write
 from verify_compile.github.commands import command, escape_data, escape_property, fence, format_outputs, read_input
-from verify_compile.results import CaseResult, dump_json
+from verify_compile.results import CaseResult, RunResult, dump_json
 
 BACKEND = '''\
 import operator
@@ -158,7 +158,7 @@ def test_pass_and_mismatch_reach_outputs_summary_annotations_and_merge(tmp_path)
                        "errored": "0", "skipped": "0", "failed": "1"}
 
     summary = (tmp_path / "summary.md").read_text()
-    assert summary.startswith("## verify-compile: ❌ 2 case(s): 1 pass, 1 mismatch")
+    assert summary.startswith("## verify-compile: ❌ failed: 2 case(s): 1 pass, 1 mismatch")
     assert "| scale | ✅" in summary and "| ❌ " in summary
     assert "<details><summary>❌ scale[mul_to_add]: mismatch" in summary
 
@@ -429,8 +429,8 @@ def test_merge_needs_no_torch(tmp_path):
     for shard, outcome in ((1, "pass"), (2, "skip")):
         result = CaseResult(case_id=f"m{shard}[inductor]", index=shard, model=f"m{shard}", backend="inductor",
                             config="ci/verify.yaml", line=4 + shard, outcome=outcome)
-        write(workspace / f"shard-{shard}.json", dump_json([result], {"shard": f"{shard}/2"}))
-    no_torch = ("import sys; sys.modules['torch'] = None; from verify_compile.cli import main; "
+        write(workspace / f"shard-{shard}.json", dump_json(RunResult([result], {"shard": f"{shard}/2"})))
+    no_torch = ("import sys; sys.modules['torch'] = None; from verify_compile.__main__ import main; "
                 "sys.exit(main(['action']))")
     proc = run_action(workspace, {"merge": "shard-*.json"}, cmd=[sys.executable, "-c", no_torch])
     assert proc.returncode == 0, proc.stdout

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from verify_compile.results import CaseResult, load_json_results
+from verify_compile.results import CaseResult, RunResult, load_json_results
 
 APT_LINE = "apt-get install -y --no-install-recommends chromium"
 WIDTH, HEIGHT = 1400, 1000
@@ -155,7 +155,7 @@ def test_nan_and_inf_strings_render() -> None:
                                         expected=0.5, actual="nan", atol=1e-5, rtol=1e-6)],
                    artifacts=["javascript:alert(1)"], baseline={"status": "regressed", "expected": "pass"},
                    bisect={"summary": "inductor > lowerings > relu"})
-    page = render_html([r], {"torch": "2.x"})
+    page = render_html(RunResult(results=[r], meta={"torch": "2.x"}))
     assert 'data-k="Infinity"' in page and "inf abs, nan rel at output" in page
     assert 'href="javascript:' not in page  # quoted into a relative path, never a scheme
     assert "regressed" in page and "inductor &gt; lowerings &gt; relu" in page

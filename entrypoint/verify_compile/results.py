@@ -5,24 +5,53 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Iterable, Optional
 
-PASS = "pass"
-MISMATCH = "mismatch"
-ERROR = "error"
-SKIP = "skip"
-FLAKY = "flaky"
-XFAIL = "xfail"  # a mismatch or error that the config expects
-XPASS = "xpass"  # a pass where the config expects a failure: fails until the xfail is removed
-GATE = "gate"  # compiled and correct, but over a compile-health or speed limit
 
-OUTCOMES = (PASS, MISMATCH, ERROR, SKIP, FLAKY, XFAIL, XPASS, GATE)
+class _StrEnum(str, Enum):
+    """A string-valued enum that prints, formats and serialises as its plain value (the JSON format is text)."""
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+class Outcome(_StrEnum):
+    PASS = "pass"
+    MISMATCH = "mismatch"
+    ERROR = "error"
+    SKIP = "skip"
+    FLAKY = "flaky"
+    XFAIL = "xfail"  # a mismatch or error that the config or the baseline expects
+    XPASS = "xpass"  # a pass where a failure is expected: fails until the expectation is removed
+    GATE = "gate"  # compiled and correct, but over a compile-health or speed limit
+
+
+class Phase(_StrEnum):
+    """Where an `error` happened (and which phase a timeout or crash hit)."""
+
+    LOAD = "load"
+    EAGER = "eager"
+    COMPILE = "compile"
+    RUN = "run"
+    COMPARE = "compare"
+    EXPORT = "export"  # torch.export
+    PACKAGE = "package"  # AOTInductor's compile of a package
+    CRASH = "crash"
+    TIMEOUT = "timeout"
+    INTERRUPTED = "interrupted"
+
+
+PASS, MISMATCH, ERROR, SKIP, FLAKY = Outcome.PASS, Outcome.MISMATCH, Outcome.ERROR, Outcome.SKIP, Outcome.FLAKY
+XFAIL, XPASS, GATE = Outcome.XFAIL, Outcome.XPASS, Outcome.GATE
+OUTCOMES = tuple(o.value for o in Outcome)
+OBSERVED_OUTCOMES = (PASS, MISMATCH, ERROR, SKIP, FLAKY)  # what a run can see; the rest are judgements
 DEFAULT_FAIL_ON = (MISMATCH, ERROR, XPASS, GATE)
 
-# Phases of an `error`.
-LOAD, EAGER, COMPILE, RUN, COMPARE = "load", "eager", "compile", "run", "compare"
-EXPORT, PACKAGE = "export", "package"  # torch.export, and AOTInductor's compile of a package
-CRASH, TIMEOUT, INTERRUPTED = "crash", "timeout", "interrupted"
+LOAD, EAGER, COMPILE, RUN, COMPARE = Phase.LOAD, Phase.EAGER, Phase.COMPILE, Phase.RUN, Phase.COMPARE
+EXPORT, PACKAGE = Phase.EXPORT, Phase.PACKAGE
+CRASH, TIMEOUT, INTERRUPTED = Phase.CRASH, Phase.TIMEOUT, Phase.INTERRUPTED
+PASSED, FAILED = "passed", "failed"  # a run's conclusion
 
 
 @dataclass
@@ -70,7 +99,7 @@ class CaseResult:
     backend: str
     config: str
     line: int  # the model's line in its config: annotations point there
-    outcome: str
+    outcome: str  # the final outcome, after the judgement (judgement/judge.py)
     message: str = ""  # one line
     details: str = ""  # the full located diff, or a traceback
     phase: Optional[str] = None  # for errors (and for the phase a timeout or crash hit)
@@ -89,10 +118,12 @@ class CaseResult:
     bisect: Optional[dict] = None
     baseline: Optional[dict] = None  # {"status": regressed|improved|unchanged|new, "expected": outcome}
     notes: list = field(default_factory=list)  # facts worth knowing that change no verdict
-
-    @property
-    def failed_outcome(self) -> bool:
-        return self.outcome in (MISMATCH, ERROR, XPASS, GATE)
+    limits: dict = field(default_factory=dict)  # the config's health and speed gates, e.g. {"max_graph_breaks": 0}
+    # What the run observed, before any judgement; a resumed run and a merge judge again from these.
+    observed: Optional[str] = None
+    observed_message: Optional[str] = None
+    failed: bool = False  # whether this case fails the run
+    judgement: list = field(default_factory=list)  # each step that changed the outcome, and the fail-on decision
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -109,6 +140,24 @@ class CaseResult:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+@dataclass
+class RunResult:
+    """A run's one judgement, which every report renders and the CLI and the action both consume."""
+
+    results: list  # CaseResult, judged, in case order
+    meta: dict
+    conclusion: str = PASSED  # PASSED or FAILED
+    fail_on: tuple = DEFAULT_FAIL_ON
+    interrupted: Optional[int] = None  # the signal that stopped the run
+    journal: Optional[str] = None
+    reports: dict = field(default_factory=dict)  # report kind -> path written
+    report_errors: list = field(default_factory=list)  # reports that could not be written
+
+    @property
+    def failed(self) -> list:
+        return [r for r in self.results if r.failed]
+
+
 def counts(results: Iterable[CaseResult]) -> dict:
     """Number of results per outcome, every outcome present."""
     out = dict.fromkeys(OUTCOMES, 0)
@@ -117,14 +166,19 @@ def counts(results: Iterable[CaseResult]) -> dict:
     return out
 
 
-def failing(results: Iterable[CaseResult], fail_on: Iterable[str]) -> list:
-    fail_on = set(fail_on)
-    return [r for r in results if r.outcome in fail_on]
+_MAX_DETAILS = 20000
 
 
-def dump_json(results: Iterable[CaseResult], meta: dict) -> str:
-    return json.dumps({"format": "verify-compile-results/1", "meta": meta,
-                       "results": [r.to_dict() for r in results]}, indent=1, default=str)
+def set_error(result: CaseResult, phase: str, message: str, details: str) -> None:
+    """Record an observed error of `phase` on `result`."""
+    result.outcome, result.phase, result.message = ERROR, phase, f"{phase}: {message}"
+    result.details = details[-_MAX_DETAILS:]
+
+
+def dump_json(run: RunResult) -> str:
+    return json.dumps({"format": "verify-compile-results/1", "conclusion": run.conclusion,
+                       "fail_on": list(run.fail_on), "meta": run.meta,
+                       "results": [r.to_dict() for r in run.results]}, indent=1, default=str)
 
 
 def load_json_results(text: str, source: str) -> tuple:

@@ -7,8 +7,9 @@ from typing import Any, Callable, Optional
 import torch
 
 from verify_compile.engine.compare import Observation
-from verify_compile.engine.inputs import clone_value, map_tensors, tensor_leaves
+from verify_compile.engine.inputs import clone_value
 from verify_compile.engine.torchstate import seed_everything
+from verify_compile.engine.tree import map_tensors, tensor_leaves
 
 
 class NoGradientError(Exception):

@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional
 import torch
 
 from verify_compile.config.spec import Tolerance
+from verify_compile.engine import tree
 from verify_compile.results import Mismatch
 
 # (atol, rtol) by dtype: torch.testing.assert_close's defaults.
@@ -45,7 +46,6 @@ _SCALE_FLOOR = {torch.float16: 1e-3, torch.bfloat16: 1.6e-2}
 _SCALE_FLOOR_DEFAULT = 1e-5
 
 MISSING = object()  # an fp64 counterpart that does not exist
-_MAX_DEPTH = 32
 
 
 @dataclass
@@ -123,80 +123,89 @@ class _Lazy:
 def walk(ref: Any, res: Any, where: str, tol: Tolerance, found: list,
          fp64: Callable[[], Any] = lambda: MISSING, suffix: str = "", depth: int = 0) -> None:
     """Compare two nested values; append a Mismatch for each leaf that differs."""
-    if depth > _MAX_DEPTH:  # a cyclic or absurdly deep object graph: what is above was compared
+    if depth > tree.MAX_DEPTH:  # a cyclic or absurdly deep object graph: what is above was compared
         return
-    def sub(child: Callable[[Any], Any]) -> Callable[[], Any]:
-        def get() -> Any:
-            parent = fp64()
-            if parent is MISSING:
-                return MISSING
-            try:
-                return child(parent)
-            except (KeyError, IndexError, AttributeError, TypeError):
-                return MISSING
-        return get
-
-    def structure(msg: str, kind: str = "structure") -> None:
-        found.append(Mismatch(where=where + suffix, kind=kind, summary=f"{where}{suffix}: {msg}"))
-
     if isinstance(ref, torch.Tensor) or isinstance(res, torch.Tensor):
         if not (isinstance(ref, torch.Tensor) and isinstance(res, torch.Tensor)):
-            structure(f"compiled gives {_kind(res)} where eager gives {_kind(ref)}", "type")
-            return
-        mismatch = compare_tensors(where + suffix, ref, res, tol, fp64)
-        if mismatch:
-            found.append(mismatch)
+            found.append(_type_mismatch(ref, res, where + suffix))
+        else:
+            _add(found, compare_tensors(where + suffix, ref, res, tol, fp64))
         return
     if type(ref) is not type(res):  # dynamo keeps container types: a list for a tuple is a real difference
-        structure(f"compiled gives {_kind(res)} where eager gives {_kind(ref)}", "type")
+        found.append(_type_mismatch(ref, res, where + suffix))
         return
-    if isinstance(ref, Mapping):
-        if list(ref.keys()) != list(res.keys()):
-            missing = [k for k in ref if k not in res]
-            extra = [k for k in res if k not in ref]
-            structure(f"keys differ: missing {missing}, unexpected {extra}" if missing or extra
-                      else f"key order differs: {list(res.keys())} where eager has {list(ref.keys())}")
-            return
-        for key in ref:
-            walk(ref[key], res[key], f"{where}[{key!r}]", tol, found, sub(lambda p, k=key: p[k]), suffix, depth + 1)
+    children = tree.steps(ref)
+    if children is None and isinstance(ref, float):
+        _add(found, _compare_floats(ref, res, where + suffix, tol, fp64))
         return
-    if dataclasses.is_dataclass(ref) and not isinstance(ref, type):
-        for f in dataclasses.fields(ref):
-            walk(getattr(ref, f.name), getattr(res, f.name), f"{where}.{f.name}", tol, found,
-                 sub(lambda p, n=f.name: getattr(p, n)), suffix, depth + 1)
+    if children is None and tree.is_plain_object(ref):
+        children = tree.attribute_steps(ref, res)
+    if children is None:
+        _add(found, _compare_values(ref, res, where + suffix))
         return
-    if _is_sequence(ref):
-        if len(ref) != len(res):
-            structure(f"{len(res)} elements where eager gives {len(ref)}")
-            return
-        fields = getattr(ref, "_fields", None)  # namedtuple: name the field
-        for i, (a, b) in enumerate(zip(ref, res)):
-            label = f"{where}.{fields[i]}" if fields else f"{where}[{i}]"
-            walk(a, b, label, tol, found, sub(lambda p, i=i: p[i]), suffix, depth + 1)
+    problem = _structure_problem(ref, res)
+    if problem:
+        found.append(Mismatch(where=where + suffix, kind="structure", summary=f"{where}{suffix}: {problem}"))
         return
-    if isinstance(ref, float) and isinstance(res, float):
-        # A Python float is usually a float32 result taken out with .item(): judge it like one, float64 included.
-        def fp64_float() -> Any:
-            value = fp64()
-            return torch.tensor(value, dtype=torch.float64) if isinstance(value, float) else MISSING
-        mismatch = compare_tensors(where + suffix, torch.tensor(ref, dtype=torch.float32),
-                                   torch.tensor(res, dtype=torch.float32), tol, fp64_float)
-        if mismatch:
-            found.append(mismatch)
-        return
-    if type(ref).__eq__ is object.__eq__:
-        # An object without its own == (a KV cache, a custom output class): equal when its attributes are.
-        for name in sorted(_attributes(ref) | _attributes(res)):
-            walk(getattr(ref, name, None), getattr(res, name, None), f"{where}.{name}", tol, found,
-                 sub(lambda p, n=name: getattr(p, n)), suffix, depth + 1)
-        return
+    for step in children:
+        walk(step.get(ref, None), step.get(res, None), where + step.text, tol, found, _child_fp64(fp64, step),
+             suffix, depth + 1)
+
+
+def _structure_problem(ref: Any, res: Any) -> str:
+    """Why two containers of the same type cannot be compared child by child; empty when they can."""
+    if isinstance(ref, Mapping) and list(ref.keys()) != list(res.keys()):
+        missing = [k for k in ref if k not in res]
+        extra = [k for k in res if k not in ref]
+        return (f"keys differ: missing {missing}, unexpected {extra}" if missing or extra
+                else f"key order differs: {list(res.keys())} where eager has {list(ref.keys())}")
+    if isinstance(ref, (list, tuple)) and len(ref) != len(res):
+        return f"{len(res)} elements where eager gives {len(ref)}"
+    return ""
+
+
+def _child_fp64(fp64: Callable[[], Any], step: tree.Step) -> Callable[[], Any]:
+    """The float64 counterpart of a child, looked up only when a comparison needs it."""
+    def get() -> Any:
+        parent = fp64()
+        if parent is MISSING:
+            return MISSING
+        try:
+            return step.get(parent)
+        except (KeyError, IndexError, AttributeError, TypeError):
+            return MISSING
+    return get
+
+
+def _compare_floats(ref: float, res: float, where: str, tol: Tolerance,
+                    fp64: Callable[[], Any]) -> Optional[Mismatch]:
+    """A Python float is usually a float32 result taken out with .item(): judge it like one, float64 included."""
+    def fp64_float() -> Any:
+        value = fp64()
+        return torch.tensor(value, dtype=torch.float64) if isinstance(value, float) else MISSING
+    return compare_tensors(where, torch.tensor(ref, dtype=torch.float32), torch.tensor(res, dtype=torch.float32),
+                           tol, fp64_float)
+
+
+def _compare_values(ref: Any, res: Any, where: str) -> Optional[Mismatch]:
     try:
         eq = ref == res
         equal = bool(eq.all()) if hasattr(eq, "all") else bool(eq)  # arrays compare element-wise
     except Exception:  # no usable ==: the type matched; arrays of another shape did not
         equal = getattr(ref, "shape", None) == getattr(res, "shape", None)
-    if not equal:
-        structure(f"compiled gives {res!r} where eager gives {ref!r}", "values")
+    if equal:
+        return None
+    return Mismatch(where=where, kind="values", summary=f"{where}: compiled gives {res!r} where eager gives {ref!r}")
+
+
+def _type_mismatch(ref: Any, res: Any, where: str) -> Mismatch:
+    return Mismatch(where=where, kind="type", summary=f"{where}: compiled gives {_kind(res)} where eager gives "
+                                                      f"{_kind(ref)}")
+
+
+def _add(found: list, mismatch: Optional[Mismatch]) -> None:
+    if mismatch:
+        found.append(mismatch)
 
 
 def compare_tensors(where: str, ref: torch.Tensor, res: torch.Tensor, tol: Tolerance,
@@ -335,18 +344,6 @@ def _item(t: torch.Tensor) -> float:
 def _finite(x: float) -> Optional[float]:
     """JSON has no NaN/inf: keep them as strings."""
     return x if math.isfinite(x) else str(x)  # type: ignore[return-value]
-
-
-def _attributes(obj: Any) -> set:
-    names = set(vars(obj)) if hasattr(obj, "__dict__") else set()
-    for cls in type(obj).__mro__:
-        slots = getattr(cls, "__slots__", ())
-        names.update((slots,) if isinstance(slots, str) else slots)
-    return {n for n in names if not n.startswith("__") and hasattr(obj, n)}
-
-
-def _is_sequence(x: Any) -> bool:
-    return isinstance(x, (list, tuple, torch.Size))
 
 
 def _kind(x: Any) -> str:

@@ -8,7 +8,6 @@ float64 observations that arbitrate close calls.
 from __future__ import annotations
 
 import copy
-import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -18,16 +17,10 @@ import torch
 from verify_compile.config.spec import ModelSpec
 from verify_compile.engine.calls import call_once, overwritten, same_tensor, state_of
 from verify_compile.engine.compare import Observation, compare_observations
-from verify_compile.engine.inputs import (
-    cast_floating,
-    has_random_tensor,
-    map_tensors,
-    materialize,
-    tensor_leaves,
-    torch_dtype,
-)
+from verify_compile.engine.inputs import cast_floating, has_random_tensor, materialize, torch_dtype
 from verify_compile.engine.loading import LoadError, build_callable, example_inputs
 from verify_compile.engine.torchstate import seed_everything
+from verify_compile.engine.tree import map_tensors, tensor_leaves
 from verify_compile.errors import exception_summary
 from verify_compile.results import EAGER, LOAD
 
@@ -52,10 +45,16 @@ class Reference:
     flaky: list = field(default_factory=list)  # [Mismatch] between the two eager runs
     overwritten: set = field(default_factory=set)  # (call, output leaf) that eager's own later calls change
     failure: Optional[Failure] = None
-    seconds: float = 0.0  # time spent building it, charged to the case that built it
     _fp64: Optional[list] = None
     _fp64_tried: bool = False
     fp64_note: str = ""
+
+    def set_name(self, set_index: int) -> str:
+        """How a message names an input set: `input set 2`, or with its label when generated from the config
+        (`input set 3 of 5 (sweep B=1)`)."""
+        generated = self.spec.inputs is not None and set_index < len(self.spec.inputs) \
+            and self.spec.inputs[set_index].label
+        return self.labels[set_index] if generated else f"input set {set_index + 1}"
 
     def seed_for(self, set_index: int) -> int:
         return self.spec.seed * 1000 + set_index
@@ -107,7 +106,6 @@ class Reference:
 
 
 def build_reference(spec: ModelSpec, device: torch.device, on_phase: Callable[[str], None]) -> Reference:
-    start = time.perf_counter()
     ref = Reference(spec=spec, device=device)
     dtype = torch_dtype(spec.dtype)
     on_phase(LOAD)
@@ -117,7 +115,6 @@ def build_reference(spec: ModelSpec, device: torch.device, on_phase: Callable[[s
         ref.pristine = {k: v.clone() for k, v in state_of(ref.module).items()}
     except Exception as e:
         ref.failure = _failure(LOAD, e)
-        ref.seconds = time.perf_counter() - start
         return ref
     on_phase(EAGER)
     try:
@@ -138,7 +135,6 @@ def build_reference(spec: ModelSpec, device: torch.device, on_phase: Callable[[s
                 break
     except Exception as e:
         ref.failure = _failure(EAGER, e)
-    ref.seconds = time.perf_counter() - start
     return ref
 
 
@@ -159,7 +155,7 @@ def _materialize_inputs(ref: Reference, dtype: torch.dtype) -> None:
         return
     for i, input_set in enumerate(spec.inputs):
         ref.input_sets.append(materialize(input_set, ref.seed_for(i), ref.device, dtype))
-        ref.labels.append(f"input set {i + 1} of {len(spec.inputs)} (line {input_set.line})")
+        ref.labels.append(f"input set {i + 1} of {len(spec.inputs)} ({input_set.label or f'line {input_set.line}'})")
     if spec.redraw and len(spec.inputs) == 1 and has_random_tensor(spec.inputs[0]):
         # A second call with new values catches backends that return stale results.
         ref.input_sets.append(materialize(spec.inputs[0], ref.seed_for(1), ref.device, dtype))
@@ -182,22 +178,15 @@ def _failure(phase: str, e: BaseException) -> Failure:
 
 
 class ReferenceCache:
-    """Keeps the most recent models' references so consecutive backends of a model reuse eager results."""
+    """Keeps the last model's reference, so consecutive backends of a model (cases run in config order) reuse
+    its eager results."""
 
-    def __init__(self, capacity: int = 1) -> None:
-        self.capacity = capacity
-        self._items: dict = {}
+    def __init__(self) -> None:
+        self._key: Optional[tuple] = None
+        self._ref: Optional[Reference] = None
 
-    def get(self, spec: ModelSpec, device: torch.device, on_phase: Callable[[str], None]) -> tuple:
-        """(reference, built_now)."""
+    def get(self, spec: ModelSpec, device: torch.device, on_phase: Callable[[str], None]) -> Reference:
         key = (repr(spec), str(device))  # specs hold dicts: unhashable, but their repr is exact
-        if key in self._items:
-            return self._items[key], False
-        while len(self._items) >= self.capacity:
-            self._items.pop(next(iter(self._items)))
-        ref = build_reference(spec, device, on_phase)
-        self._items[key] = ref
-        return ref, True
-
-    def clear(self) -> None:
-        self._items.clear()
+        if self._ref is None or key != self._key:
+            self._key, self._ref = key, build_reference(spec, device, on_phase)
+        return self._ref

@@ -9,7 +9,6 @@ import platform
 import pprint
 import re
 import shutil
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,9 @@ import torch
 
 from verify_compile import __version__
 from verify_compile.engine.compare import DEFAULT_TOLERANCES, Observation
-from verify_compile.engine.inputs import map_tensors, materialize, torch_dtype
+from verify_compile.engine.inputs import materialize, torch_dtype
 from verify_compile.engine.reference import Reference
+from verify_compile.engine.tree import leaves, map_tensors
 from verify_compile.orchestration.cases import Case
 from verify_compile.results import CaseResult
 
@@ -146,20 +146,9 @@ def environment(device: torch.device) -> dict:
 
 
 def _flatten(value: Any, where: str, out: dict, suffix: str = "") -> None:
-    if isinstance(value, torch.Tensor) or value is None or isinstance(value, (bool, int, float, complex, str)):
-        out[where + suffix] = value
-    elif isinstance(value, Mapping):
-        for key, v in value.items():
-            _flatten(v, f"{where}[{key!r}]", out, suffix)
-    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        for f in dataclasses.fields(value):
-            _flatten(getattr(value, f.name), f"{where}.{f.name}", out, suffix)
-    elif isinstance(value, (list, tuple)):
-        names = getattr(value, "_fields", None)
-        for i, v in enumerate(value):
-            _flatten(v, f"{where}.{names[i]}" if names else f"{where}[{i}]", out, suffix)
-    else:
-        out[where + suffix] = repr(value)  # an object weights_only cannot load: keep what it looked like
+    for name, leaf in leaves(value, where):
+        plain = isinstance(leaf, torch.Tensor) or leaf is None or isinstance(leaf, (bool, int, float, complex, str))
+        out[name + suffix] = leaf if plain else repr(leaf)  # an object weights_only cannot load: what it looked like
 
 
 def _copy_source(target: str, base_dir: str, folder: Path, copies: dict) -> str:

@@ -18,9 +18,8 @@ from verify_compile.engine.loading import LoadError, resolve_backend
 from verify_compile.engine.perf import measure
 from verify_compile.engine.reference import Reference, ReferenceCache
 from verify_compile.errors import did_you_mean, exception_summary
-from verify_compile.judgement.verdicts import apply_expectations, set_error
 from verify_compile.orchestration.cases import Case
-from verify_compile.results import CaseResult, Mismatch
+from verify_compile.results import CaseResult, Mismatch, set_error
 
 
 def resolve_device(requested: str) -> tuple:
@@ -42,14 +41,13 @@ def run_case(case: Case, refs: ReferenceCache, on_phase: Callable[[str], None] =
     start = time.perf_counter()
     spec = case.model
     result = CaseResult(case_id=case.id, index=case.index, model=spec.name, backend=case.backend.id,
-                        config=spec.config_file, line=spec.line, outcome=R.PASS, dtype=spec.dtype,
-                        xfail_reason=case.xfail)
+                        config=spec.config_file, line=spec.line, outcome=R.PASS, dtype=spec.dtype)
     device, skip_reason = resolve_device(spec.device)
     if device is None:
         result.outcome, result.message = R.SKIP, skip_reason
         return result
     result.device = str(device)
-    ref, _ = refs.get(spec, device, on_phase)
+    ref = refs.get(spec, device, on_phase)
     result.input_sets = len(ref.input_sets)
     if ref.failure:
         set_error(result, ref.failure.phase, ref.failure.message, ref.failure.details)
@@ -62,7 +60,7 @@ def run_case(case: Case, refs: ReferenceCache, on_phase: Callable[[str], None] =
     else:
         _verify(case, ref, result, on_phase, settings, start)
     result.duration = time.perf_counter() - start
-    return apply_expectations(case, result)
+    return result  # an observation: the parent judges it (judgement/judge.py)
 
 
 def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[str], None],
@@ -93,7 +91,7 @@ def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[
                     d.input_set = i + 1
                 result.outcome, result.mismatches = R.MISMATCH, diffs
                 more = f" (+{len(diffs) - 1} more)" if len(diffs) > 1 else ""
-                result.message = f"input set {i + 1}: {diffs[0].summary}{more}"
+                result.message = f"{ref.set_name(i)}: {diffs[0].summary}{more}"
                 result.details = _located(ref, diffs, ref.labels[i])
                 diagnose(case, ref, i, observed, result, settings, on_phase, started)
                 break

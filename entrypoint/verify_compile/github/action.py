@@ -12,15 +12,12 @@ from __future__ import annotations
 import glob
 import os
 import shlex
-import shutil
 import site
 import subprocess
 import sys
 import sysconfig
-import tempfile
 import traceback
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Iterator, Mapping, Optional
 
 from verify_compile import cli
@@ -37,7 +34,7 @@ from verify_compile.github.commands import (
     stop_token,
 )
 from verify_compile.reports.markdown import code_block, render_markdown
-from verify_compile.results import CaseResult, load_json_results
+from verify_compile.results import CaseResult, RunResult
 
 DEFAULT_JUNIT = "verify-compile-junit.xml"
 
@@ -49,47 +46,40 @@ def main(argv: list[str]) -> int:
     except (ValueError, ConfigError) as e:
         _emit(command("error", str(e), title="verify-compile: bad action input"))
         return USAGE_EXIT
-    problems: list = []
-    with tempfile.TemporaryDirectory(prefix="verify-compile-action-") as tmp:
-        # The CLI always writes its JSON to a fresh temp file: a stale file at the user's path cannot be
-        # mistaken for this run's results when the run stops before writing any.
-        json_tmp = os.path.join(tmp, "results.json")
-        with fenced_log():
-            code = _install(read_input(env, "extra_requirements"))
-            if code == 0:
-                code = _run_cli([*args, "--json", json_tmp], problems)
-        loaded = _load(json_tmp)
-        user_json = read_input(env, "json_path")
-        if loaded and user_json:
-            Path(user_json).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(json_tmp, user_json)
-    fail_on = _fail_on(read_input(env, "fail_on"))
+    with fenced_log():
+        code = _install(read_input(env, "extra_requirements"))
+        run, problems = None, []
+        if code == 0:
+            code, run, problems = _run_cli(args)
     workspace = env.get("GITHUB_WORKSPACE") or os.getcwd()
-    if loaded is None:
-        for problem in problems[:MAX_ANNOTATIONS]:  # each configuration problem on its own line of its file
-            _emit(command("error", problem.message + (f" ({problem.hint})" if problem.hint else ""),
-                          file=workspace_path(problem.file, workspace) if problem.file else None,
-                          line=problem.line, title="verify-compile: configuration"))
-        if not problems:
-            _emit(command("error", f"verify-compile stopped before any case ran (exit code {code}); see the log "
-                          "above", title="verify-compile"))
-        why = "; the step's log says why.\n"
-        if problems:
-            listed = "\n".join(str(p) for p in problems)
-            why = "; the configuration has problems:\n\n" + code_block(listed)
-        append_file(env.get("GITHUB_STEP_SUMMARY"), f"## verify-compile: nothing was run\n\nExit code {code}{why}")
+    if run is None:
+        _nothing_ran(env, code, problems, workspace)
         results: list = []
     else:
-        meta, results = loaded
-        print_failures(results, fail_on, workspace)
-        append_file(env.get("GITHUB_STEP_SUMMARY"), render_markdown(results, meta) + "\n")
-    junit_written = junit if loaded is not None and Path(junit).exists() else ""  # not a stale one
-    append_file(env.get("GITHUB_OUTPUT"), format_outputs(outputs(results, fail_on, junit_written)))
+        results = run.results
+        print_failures(results, workspace)
+        append_file(env.get("GITHUB_STEP_SUMMARY"), render_markdown(run) + "\n")
+    append_file(env.get("GITHUB_OUTPUT"), format_outputs(outputs(run, junit)))
     return code
 
 
+def _nothing_ran(env: Mapping[str, str], code: int, problems: list, workspace: str) -> None:
+    """Annotations and a step summary for a run that stopped before any case ran."""
+    for problem in problems[:MAX_ANNOTATIONS]:  # each configuration problem on its own line of its file
+        _emit(command("error", problem.message + (f" ({problem.hint})" if problem.hint else ""),
+                      file=workspace_path(problem.file, workspace) if problem.file else None,
+                      line=problem.line, title="verify-compile: configuration"))
+    if not problems:
+        _emit(command("error", f"verify-compile stopped before any case ran (exit code {code}); see the log "
+                      "above", title="verify-compile"))
+    why = "; the step's log says why.\n"
+    if problems:
+        why = "; the configuration has problems:\n\n" + code_block("\n".join(str(p) for p in problems))
+    append_file(env.get("GITHUB_STEP_SUMMARY"), f"## verify-compile: nothing was run\n\nExit code {code}{why}")
+
+
 def build_args(env: Mapping[str, str], extra: list[str]) -> tuple:
-    """The `verify-compile` argument list the inputs mean (without --json), and the JUnit path."""
+    """The `verify-compile` argument list the inputs mean, and the JUnit path."""
     junit = read_input(env, "junit_path", DEFAULT_JUNIT)
     merge = read_input(env, "merge")
     if merge:
@@ -106,9 +96,10 @@ def build_args(env: Mapping[str, str], extra: list[str]) -> tuple:
     args += ["--junit", junit]
     if not parse_bool(read_input(env, "junit_strict", "false"), "junit_strict"):
         args.append("--junit-file-line")  # strict consumers (Jenkins xunit) reject testcase file/line
-    fail_on = read_input(env, "fail_on")
-    if fail_on:
-        args += ["--fail-on", fail_on]
+    for name in ("fail_on", "json_path"):
+        value = read_input(env, name)
+        if value:
+            args += [f"--{name.replace('_path', '').replace('_', '-')}", value]
     return args + shlex.split(read_input(env, "args")) + list(extra), junit
 
 
@@ -138,16 +129,16 @@ def fenced_log() -> Iterator[None]:
         _emit(f"::{token}::")
 
 
-def _run_cli(args: list[str], problems: list) -> int:
-    """Run the CLI; configuration problems it reports are collected into `problems`."""
+def _run_cli(args: list[str]) -> tuple:
+    """Run the CLI in this process: (exit code, RunResult or None, configuration problems)."""
     print("verify-compile " + shlex.join(args), flush=True)
     try:
-        return cli.main(args, on_config_errors=problems.extend)
+        return cli.execute(cli.build_parser().parse_args(args))
     except SystemExit as e:  # argparse rejected something in `args`
-        return e.code if isinstance(e.code, int) else USAGE_EXIT
+        return (e.code if isinstance(e.code, int) else USAGE_EXIT), None, []
     except Exception:  # a bug: its traceback may quote user text, so print it here, inside the fence
         traceback.print_exc()
-        return 1
+        return 1, None, []
 
 
 def _install(requirements: str) -> int:
@@ -169,31 +160,18 @@ def _install(requirements: str) -> int:
     return 0
 
 
-def _load(path: str) -> Optional[tuple]:
-    try:
-        return load_json_results(Path(path).read_text(encoding="utf-8"), path)
-    except (OSError, ValueError):
-        return None
-
-
-def _fail_on(text: str) -> tuple:
-    try:
-        return cli.parse_fail_on(text) if text else R.DEFAULT_FAIL_ON
-    except ConfigError:  # the CLI has already said what is wrong with it
-        return R.DEFAULT_FAIL_ON
-
-
-def print_failures(results: list, fail_on: tuple, workspace: str) -> None:
+def print_failures(results: list, workspace: str) -> None:
     """Each red case's details in a collapsed, fenced log group; then annotations on the configs: an error for
-    an outcome that fails the run, a warning for one that does not (e.g. `fail_on: error` and a mismatch)."""
-    red = [r for r in results if r.outcome in fail_on or r.failed_outcome]
+    a case that fails the run, a warning for a failure outcome that does not (e.g. `fail_on: error` and a
+    mismatch)."""
+    red = [r for r in results if r.failed or r.outcome in (R.MISMATCH, R.ERROR, R.XPASS, R.GATE)]
     for r in red:
         _emit(command("group", f"{r.case_id}: {r.outcome}"))
         sys.stdout.write(fence(_detail_text(r)))
         _emit(command("endgroup"))
     shown = {"error": 0, "warning": 0}
     for r in red:
-        level = "error" if r.outcome in fail_on else "warning"
+        level = "error" if r.failed else "warning"
         shown[level] += 1
         if shown[level] <= MAX_ANNOTATIONS:
             _emit(annotation(r, level, workspace))
@@ -221,10 +199,13 @@ def workspace_path(path: str, workspace: str) -> str:
     return absolute if relative.startswith("..") else relative
 
 
-def outputs(results: list, fail_on: tuple, junit: str) -> dict:
+def outputs(run: Optional[RunResult], junit: str) -> dict:
+    """The step's outputs; `junit_path` only when this run wrote it (never a stale file)."""
+    results = run.results if run else []
     c = R.counts(results)
-    return {"junit_path": junit, "total": len(results), "passed": c[R.PASS], "mismatched": c[R.MISMATCH],
-            "errored": c[R.ERROR], "skipped": c[R.SKIP], "failed": len(R.failing(results, fail_on))}
+    return {"junit_path": junit if run and "junit" in run.reports else "", "total": len(results),
+            "passed": c[R.PASS], "mismatched": c[R.MISMATCH], "errored": c[R.ERROR], "skipped": c[R.SKIP],
+            "failed": len(run.failed) if run else 0}
 
 
 def _detail_text(r: CaseResult) -> str:

@@ -14,7 +14,6 @@ Format (YAML, or CSV with the same columns when the file ends in .csv):
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 from pathlib import Path
 from typing import Iterable
@@ -75,11 +74,12 @@ def _entry(entry: object, file: str, line: object) -> dict:
 
 
 def snapshot(results: Iterable[CaseResult]) -> dict:
-    """The baseline that the given results would match exactly."""
+    """The baseline that the given results would match exactly (what each saw before a baseline judged it)."""
     out = {}
     for r in sorted(results, key=lambda r: r.index):
-        entry = {"outcome": r.outcome}
-        if r.outcome == R.PASS and r.health:
+        outcome = r.baseline["actual"] if r.baseline else r.outcome
+        entry = {"outcome": str(outcome)}  # a plain str: yaml cannot dump an enum
+        if outcome == R.PASS and r.health:
             entry.update(graph_breaks=r.health.graph_breaks, recompiles=r.health.recompiles)
         out[r.case_id] = entry
     return out
@@ -95,7 +95,7 @@ def save_baseline(path: str, results: Iterable[CaseResult]) -> int:
             entries = load_baseline(path)
         except ConfigError:  # an unreadable old baseline is replaced whole
             entries = {}
-    entries.update(snapshot(unjudged(r) for r in results))
+    entries.update(snapshot(results))
     p.parent.mkdir(parents=True, exist_ok=True)
     if p.suffix == ".csv":
         buf = io.StringIO()
@@ -111,28 +111,14 @@ def save_baseline(path: str, results: Iterable[CaseResult]) -> int:
     return len(entries)
 
 
-def apply_baseline(results: Iterable[CaseResult], baseline: dict) -> list:
-    """Copies of the results judged against the baseline: each gets `baseline = {status, expected}`; a known
-    failure becomes xfail, an improvement xpass, a health regression of a passing case a gate failure."""
-    return [_judge(unjudged(r), baseline.get(r.case_id)) for r in results]
-
-
-def unjudged(r: CaseResult) -> CaseResult:
-    """A copy of the result as the run produced it, before any baseline judged it (shards judged with a
-    baseline keep what they saw, so a merge can judge again)."""
-    r = dataclasses.replace(r)
-    if r.baseline:
-        r.outcome = r.baseline.get("actual", r.outcome)
-        r.message = r.baseline.get("actual_message", r.message)
-        r.baseline = None
-    return r
-
-
-def _judge(r: CaseResult, expected: dict | None) -> CaseResult:
+def judge_against(r: CaseResult, expected: dict | None) -> str:
+    """Judge a result (after gates and expected failures) against its baseline entry, in place: it gets
+    `baseline = {status, expected, actual, actual_message}`; a known failure becomes xfail, an improvement xpass,
+    a health regression of a passing case a gate failure. Returns the judgement step to record."""
     seen = {"actual": r.outcome, "actual_message": r.message}
     if expected is None:
         r.baseline = {"status": NEW, "expected": None, **seen}
-        return r
+        return "baseline: new case, not in the baseline"
     r.baseline = {"status": UNCHANGED, "expected": expected["outcome"], **seen}
     actual, wanted = r.outcome, expected["outcome"]
     if actual == wanted == R.PASS:
@@ -157,7 +143,7 @@ def _judge(r: CaseResult, expected: dict | None) -> CaseResult:
         r.message = f"regressed: the baseline expects {wanted}, now {actual}: {r.message}"
         if actual in (R.SKIP, R.FLAKY, R.XFAIL):  # a silent change of outcome must not pass unseen
             r.outcome = R.GATE
-    return r
+    return f"baseline: {r.baseline['status']} (expected {wanted}, saw {actual})"
 
 
 def _health_changes(r: CaseResult, expected: dict) -> tuple:

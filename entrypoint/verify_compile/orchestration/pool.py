@@ -21,8 +21,8 @@ from typing import Callable, Optional
 
 from verify_compile import results as R
 from verify_compile.config.spec import RunSettings
-from verify_compile.judgement.verdicts import error_result
 from verify_compile.orchestration.cases import Case
+from verify_compile.orchestration.unreported import error_result
 from verify_compile.results import CaseResult
 
 _POLL_S = 0.25

@@ -15,11 +15,11 @@ from typing import Callable, Optional
 from verify_compile import __version__
 from verify_compile import results as R
 from verify_compile.config.spec import RunSettings
-from verify_compile.errors import ConfigError, ConfigErrors, did_you_mean
-from verify_compile.judgement.verdicts import error_result
+from verify_compile.config.torchcheck import check_against_torch
 from verify_compile.orchestration.cases import Case
 from verify_compile.orchestration.journal import Journal, finished
 from verify_compile.orchestration.pool import WorkerPool
+from verify_compile.orchestration.unreported import error_result
 from verify_compile.results import CaseResult
 
 
@@ -82,48 +82,15 @@ def worker_env(cache_dir: Optional[str], gpu: Optional[str]) -> dict:
     return env
 
 
-def check_against_torch(cases: list, info: dict) -> None:
-    """What only the workers' torch can say: registered backend names, compile modes, inductor options and
-    dynamo config names must exist there. A typo is a config error (exit 2), not a column of red cases."""
-    errors: dict = {}
-
-    def check(name: str, known: list, what: str, file: str, line: int, hint: str = "") -> None:
-        if known and name not in known:
-            errors.setdefault((file, line, name), ConfigError(
-                f"unknown {what} '{name}'", file, line, did_you_mean(name, known) or hint or None))
-
-    for case in cases:
-        b, m = case.backend, case.model
-        file, line = (m.config_file, b.line) if b.line else ("--backends", 0)  # line 0: from the command line
-        if not b.is_custom:
-            check(b.backend, info.get("backends", []), "backend (not in torch._dynamo.list_backends())",
-                  file, line, "custom backends are written 'file.py:function'")
-        if b.mode:
-            check(b.mode, info.get("modes", []), "torch.compile mode", file, line,
-                  "modes: " + ", ".join(info.get("modes", [])))
-        for option in b.options or {}:
-            check(option, info.get("inductor_options", []), "inductor option", file, line)
-        for option in m.dynamo_config:
-            check(option, info.get("dynamo_options", []), "torch._dynamo.config option", m.config_file,
-                  m.key_lines.get("dynamo_config", m.line))
-    if errors:
-        raise ConfigErrors(list(errors.values()))
-
-
 def execute(cases: list, options: RunOptions, listener: Optional[Listener] = None) -> RunReport:
+    """Run the cases not already finished in `options.resume`; returns what was observed, in case order."""
     listener = listener or Listener()
-    done = finished(options.resume)
-    results: dict = {}
-    for case in cases:
-        if case.id in done:
-            results[case.index] = dataclasses.replace(done[case.id], index=case.index)
+    results = _resumed(cases, options.resume)
     todo = [c for c in cases if c.index not in results]
     journal_path = options.journal or options.resume or tempfile.mkstemp(
         prefix="verify-compile-", suffix=".journal.jsonl")[1]
     journal = Journal(journal_path, [c.id for c in cases], append=journal_path == options.resume)
-    gpus = visible_gpus()
-    on_cuda = any(c.model.device != "cpu" for c in cases)
-    workers = options.workers or (len(gpus) if gpus and on_cuda else 1)
+    gpus, workers = _worker_plan(cases, options.workers)
     pin = len(gpus) > 1 and workers > 1
     meta = {"verify_compile": __version__, "started": _now(), "workers": workers, "cases": len(cases),
             "resumed": len(results), "cache_dir": options.cache_dir, **options.extra_meta}
@@ -146,20 +113,15 @@ def execute(cases: list, options: RunOptions, listener: Optional[Listener] = Non
         for s in previous:
             signal.signal(s, interrupt)
         if todo:
-            info = pool.start()
-            meta.update({k: info.get(k) for k in ("torch", "python", "cuda_version", "gpu")})
-            meta["device"] = "cuda" if info.get("cuda_available") else "cpu"
-            check_against_torch(todo, info)
-            pool.run(todo, on_result, listener.on_phase)
+            _run(pool, todo, meta, on_result, listener)
     except Interrupted as e:
         interrupted = e.signum
         pool.close()
         for case in todo:
             if case.index not in results:
-                result = error_result(case, R.INTERRUPTED,
-                                      f"the run was stopped by {e} before this case finished")
-                results[case.index] = result
-                listener.on_result(result)
+                results[case.index] = error_result(case, R.INTERRUPTED,
+                                                   f"the run was stopped by {e} before this case finished")
+                listener.on_result(results[case.index])
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -168,6 +130,27 @@ def execute(cases: list, options: RunOptions, listener: Optional[Listener] = Non
     meta["finished"] = _now()
     return RunReport(results=[results[c.index] for c in cases], meta=meta, interrupted=interrupted,
                      journal=journal_path)
+
+
+def _resumed(cases: list, resume: Optional[str]) -> dict:
+    """Results by case index that a resumed journal already holds."""
+    done = finished(resume)
+    return {c.index: dataclasses.replace(done[c.id], index=c.index) for c in cases if c.id in done}
+
+
+def _worker_plan(cases: list, requested: Optional[int]) -> tuple:
+    """(visible GPU ids, number of workers): one worker per visible GPU when cases run on CUDA, else 1."""
+    gpus = visible_gpus()
+    on_cuda = any(c.model.device != "cpu" for c in cases)
+    return gpus, requested or (len(gpus) if gpus and on_cuda else 1)
+
+
+def _run(pool: WorkerPool, todo: list, meta: dict, on_result: Callable, listener: Listener) -> None:
+    info = pool.start()
+    meta.update({k: info.get(k) for k in ("torch", "python", "cuda_version", "gpu")})
+    meta["device"] = "cuda" if info.get("cuda_available") else "cpu"
+    check_against_torch(todo, info)
+    pool.run(todo, on_result, listener.on_phase)
 
 
 def _now() -> str:

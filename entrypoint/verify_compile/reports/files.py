@@ -10,7 +10,7 @@ from typing import Callable, Optional
 from verify_compile.errors import ConfigError
 from verify_compile.reports.junit import render_junit
 from verify_compile.reports.markdown import render_markdown
-from verify_compile.results import dump_json
+from verify_compile.results import RunResult, dump_json
 
 
 def check_writable(option: str, path: Optional[str], folder: bool = False) -> None:
@@ -28,20 +28,28 @@ def check_writable(option: str, path: Optional[str], folder: bool = False) -> No
         raise ConfigError(f"{option} {path}: cannot create it under {ancestor}")
 
 
-def write_reports(results: list, meta: dict, junit: Optional[str] = None, junit_file_line: bool = False,
+def write_reports(run: RunResult, junit: Optional[str] = None, junit_file_line: bool = False,
                   json_path: Optional[str] = None, markdown: Optional[str] = None,
-                  html: Optional[str] = None) -> bool:
-    """Write every requested report; one that cannot be written never costs the others. False if any failed."""
+                  html: Optional[str] = None) -> tuple:
+    """Write every requested report from the one judgement; one that cannot be written never costs the others.
+    Returns ({kind: path written}, [kinds that failed])."""
     def html_report() -> str:
         from verify_compile.reports.html import render_html
 
-        return render_html(results, meta)
+        return render_html(run)
 
-    wanted: list = [(junit, lambda: render_junit(results, meta, file_line=junit_file_line)),
-                    (json_path, lambda: dump_json(results, meta)),
-                    (markdown, lambda: render_markdown(results, meta)),
-                    (html, html_report)]
-    return all([_write(path, render) for path, render in wanted if path])
+    wanted = [("junit", junit, lambda: render_junit(run, file_line=junit_file_line)),
+              ("json", json_path, lambda: dump_json(run)),
+              ("markdown", markdown, lambda: render_markdown(run)),
+              ("html", html, html_report)]
+    written, failed = {}, []
+    for kind, path, render in wanted:
+        if path:
+            if _write(path, render):
+                written[kind] = path
+            else:
+                failed.append(kind)
+    return written, failed
 
 
 def _write(path: str, render: Callable[[], str]) -> bool:

@@ -14,12 +14,12 @@ import html
 import math
 import urllib.parse
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 from verify_compile import results as R
 from verify_compile.reports.junit import clean
 from verify_compile.reports.terminal import totals_line
-from verify_compile.results import CaseResult, Mismatch, counts
+from verify_compile.results import CaseResult, Mismatch, RunResult, counts
 
 # Most severe first: sorting the outcome column puts what needs attention on top.
 _SEVERITY = (R.ERROR, R.MISMATCH, R.XPASS, R.GATE, R.FLAKY, R.XFAIL, R.SKIP, R.PASS)
@@ -176,12 +176,13 @@ def _e(value: Any) -> str:
     return html.escape(clean(str(value)))
 
 
-def render_html(results: Iterable[CaseResult], meta: Optional[dict] = None) -> str:
-    results = sorted(results, key=lambda r: r.index)
-    meta = meta or {}
-    failed = [r for r in results if r.failed_outcome]
-    open_failed = len(failed) <= _OPEN_LIMIT
-    status = '<span class="status red">FAILED</span>' if failed else '<span class="status green">PASSED</span>'
+def render_html(run: RunResult) -> str:
+    """The page's title and status say `passed` or `failed` as the exit code does."""
+    results = sorted(run.results, key=lambda r: r.index)
+    meta = run.meta or {}
+    failed = run.conclusion == R.FAILED
+    open_failed = len(run.failed) <= _OPEN_LIMIT
+    status = f'<span class="status {"red" if failed else "green"}">{run.conclusion.upper()}</span>'
     meta_items = "".join(f"<div><dt>{_e(k)}</dt><dd>{_e(meta[k])}</dd></div>" for k in _META_KEYS
                          if meta.get(k) not in (None, ""))
     c = {o: n for o, n in counts(results).items() if n}
@@ -189,14 +190,14 @@ def render_html(results: Iterable[CaseResult], meta: Optional[dict] = None) -> s
                     f'<span class="badge o-{_e(o)}">{_e(o)}</span> {n}</button>' for o, n in c.items())
     heads = "".join(f'<th class="{"n" if h in _NUMERIC else "mb" if h in ("model", "backend") else ""}">'
                     f'<button type="button">{_e(h)}</button></th>' for h in _COLUMNS)
-    body = "".join(_case(r, open_failed and r.failed_outcome) for r in results)
+    body = "".join(_case(r, open_failed and r.failed) for r in results)
     total = sum(r.duration for r in results)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{_CSP}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
-<title>verify-compile: {_e(totals_line(results))}</title>
+<title>verify-compile {run.conclusion}: {_e(totals_line(results))}</title>
 <style>{_CSS}</style>
 <script>{_JS}</script>
 </head><body>
@@ -262,7 +263,7 @@ def _case(r: CaseResult, open_: bool) -> str:
         _cell(_opt(p and p.compiled_ms, ".3g"), p and p.compiled_ms),
         worst_cell,
     ]
-    classes = " ".join(c for c in ("fail" if r.failed_outcome else "", "open" if open_ else "") if c)
+    classes = " ".join(c for c in ("fail" if r.failed else "", "open" if open_ else "") if c)
     return (f'<tbody id="case-{r.index + 1}" class="{classes}" data-i="{r.index}" data-outcome="{_e(r.outcome)}">'
             f'<tr class="row">{"".join(cells)}</tr>'
             f'<tr class="more"><td colspan="{len(_COLUMNS)}">{_details(r)}</td></tr></tbody>\n')

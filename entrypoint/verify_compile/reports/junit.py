@@ -16,12 +16,12 @@ import xml.dom.minidom
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Optional
 
 from junit_xml import TestCase, TestSuite
 
 from verify_compile import results as R
-from verify_compile.results import CaseResult
+from verify_compile.results import CaseResult, RunResult
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
@@ -33,10 +33,11 @@ def clean(text: Optional[str]) -> str:
     return _ILLEGAL_XML.sub("", _ANSI.sub("", text or ""))
 
 
-def render_junit(results: Iterable[CaseResult], meta: Optional[dict] = None, file_line: bool = False,
-                 base_dir: Optional[str] = None) -> str:
-    results = sorted(results, key=lambda r: r.index)
-    meta = meta or {}
+def render_junit(run: RunResult, file_line: bool = False, base_dir: Optional[str] = None) -> str:
+    """A testcase is a failure or an error exactly when it fails the run (`--fail-on`); other outcomes that are
+    not a pass (skip, flaky, xfail, or a mismatch under `--fail-on none`) are skipped, with their message."""
+    results = sorted(run.results, key=lambda r: r.index)
+    meta = run.meta or {}
     suites = OrderedDict()
     for r in results:
         suites.setdefault(r.config, []).append(r)
@@ -68,15 +69,11 @@ def _testcase(r: CaseResult, config: str, file_line: bool) -> TestCase:
                     file=config if file_line else None, line=str(r.line) if file_line else None)
     message = clean(r.message) or r.outcome
     body = clean(r.details)[-_MAX_BODY:] or message
-    if r.outcome == R.MISMATCH:
-        case.add_failure_info(message=message, output=body, failure_type="mismatch")
-    elif r.outcome == R.GATE:
-        case.add_failure_info(message=message, output=body, failure_type="gate")
-    elif r.outcome == R.XPASS:
-        case.add_failure_info(message=message, output=body, failure_type="xpass")
-    elif r.outcome == R.ERROR:
+    if r.failed and r.outcome == R.ERROR:  # the element follows the judgement: red exactly when the run fails
         case.add_error_info(message=message, output=body, error_type=r.phase or "error")
-    elif r.outcome in (R.SKIP, R.FLAKY, R.XFAIL):
+    elif r.failed:
+        case.add_failure_info(message=message, output=body, failure_type=r.outcome)
+    elif r.outcome != R.PASS:
         prefix = "" if r.outcome == R.SKIP else f"{r.outcome}: "
         case.add_skipped_info(message=prefix + message, output=body if r.details else None)
     return case
@@ -103,6 +100,7 @@ def _system_out(r: CaseResult) -> str:
     if r.bisect:
         lines.append(f"bisect: {r.bisect.get('summary')}")
     lines += [f"note: {n}" for n in r.notes]
+    lines += [f"judgement: {step}" for step in r.judgement]
     lines += [f"[[ATTACHMENT|{path}]]" for path in r.artifacts]
     if r.captured:
         lines += ["", "captured output:", r.captured]

@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import html
 from collections import OrderedDict
-from typing import Iterable, Optional
 
 from verify_compile import results as R
 from verify_compile.reports.terminal import totals_line
-from verify_compile.results import CaseResult
+from verify_compile.results import CaseResult, RunResult
 
 MARKS = {R.PASS: "✅", R.MISMATCH: "❌", R.ERROR: "💥", R.SKIP: "⏭️", R.FLAKY: "🎲", R.XFAIL: "☑️",
          R.XPASS: "❗", R.GATE: "🚧"}
 LIMIT_BYTES = 1000 * 1024  # GitHub refuses a step summary over 1 MiB; keep a margin
 
 
-def render_markdown(results: Iterable[CaseResult], meta: Optional[dict] = None, limit: int = LIMIT_BYTES) -> str:
-    results = sorted(results, key=lambda r: r.index)
-    meta = meta or {}
-    head = [f"## verify-compile: {_headline(results)}", "", _meta_line(meta), "", *_matrix(results), "",
+def render_markdown(run: RunResult, limit: int = LIMIT_BYTES) -> str:
+    """The first line says `passed` or `failed` as the exit code does; outcome marks stay per case."""
+    results = sorted(run.results, key=lambda r: r.index)
+    meta = run.meta or {}
+    head = [f"## verify-compile: {_headline(run, results)}", "", _meta_line(meta), "", *_matrix(results), "",
             "Legend: " + ", ".join(f"{mark} {outcome}" for outcome, mark in MARKS.items()), ""]
     text = "\n".join(head)
     red = [r for r in results if r.outcome not in (R.PASS, R.SKIP)]
@@ -35,9 +35,9 @@ def render_markdown(results: Iterable[CaseResult], meta: Optional[dict] = None, 
     return text
 
 
-def _headline(results: list) -> str:
-    bad = sum(1 for r in results if r.failed_outcome)
-    return ("❌ " if bad else "✅ ") + totals_line(results)
+def _headline(run: RunResult, results: list) -> str:
+    mark = "❌" if run.conclusion == R.FAILED else "✅"
+    return f"{mark} {run.conclusion}: " + totals_line(results)
 
 
 def _meta_line(meta: dict) -> str:

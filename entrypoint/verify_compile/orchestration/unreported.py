@@ -1,0 +1,16 @@
+"""What the parent observes for a case that never reported back: a crash, a timeout, an interruption."""
+
+from __future__ import annotations
+
+from verify_compile import results as R
+from verify_compile.orchestration.cases import Case
+from verify_compile.results import CaseResult, set_error
+
+
+def error_result(case: Case, phase: str, message: str, details: str = "",
+                 duration: float = 0.0, captured: str = "") -> CaseResult:
+    result = CaseResult(case_id=case.id, index=case.index, model=case.model.name, backend=case.backend.id,
+                        config=case.model.config_file, line=case.model.line, outcome=R.ERROR,
+                        dtype=case.model.dtype, duration=duration, captured=captured)
+    set_error(result, phase, message, details or message)
+    return result

@@ -1,0 +1,117 @@
+"""The one judgement, as pure functions: gates, expected failures, the baseline and --fail-on, in that order.
+Fast tier: no torch, no worker."""
+
+from __future__ import annotations
+
+import pytest
+
+from verify_compile import results as R
+from verify_compile.judgement.judge import expect, judge_case, judge_run
+from verify_compile.results import CaseResult, Health, Perf
+
+DEFAULT = R.DEFAULT_FAIL_ON
+
+
+def observed(outcome: str = "pass", message: str = "", **fields) -> CaseResult:
+    return CaseResult(case_id="m[b]", index=0, model="m", backend="b", config="c.yaml", line=3,
+                      outcome=outcome, message=message, **fields)
+
+
+def test_a_pass_stays_a_pass_and_says_why_it_does_not_fail():
+    r = judge_case(observed(), DEFAULT)
+    assert (r.outcome, r.observed, r.failed) == ("pass", "pass", False)
+    assert r.judgement == ["does not fail the run: 'pass' is not in --fail-on (mismatch,error,xpass,gate)"]
+
+
+def test_a_mismatch_fails_by_default_and_not_under_fail_on_none():
+    assert judge_case(observed("mismatch", "x"), DEFAULT).failed
+    r = judge_case(observed("mismatch", "x"), ())
+    assert (r.outcome, r.failed) == ("mismatch", False)
+    assert "not in --fail-on (none)" in r.judgement[-1]
+
+
+def test_flaky_fails_only_when_asked():
+    assert not judge_case(observed("flaky"), DEFAULT).failed
+    assert judge_case(observed("flaky"), ("mismatch", "flaky")).failed
+
+
+def test_gates_apply_to_a_pass_only():
+    limits = {"max_graph_breaks": 0, "min_speedup": 1.0, "max_recompiles": None}
+    r = judge_case(expect(observed(health=Health(graphs=2, graph_breaks=1, break_reasons=["print"]),
+                                   perf=Perf(speedup=0.5)), None, limits), DEFAULT)
+    assert r.outcome == "gate" and r.failed
+    assert "1 graph break(s) > max_graph_breaks 0" in r.message and "speedup 0.50x < min_speedup 1x" in r.message
+    assert "- print" in r.details and r.judgement[0].startswith("gate:")
+    assert r.limits == {"max_graph_breaks": 0, "min_speedup": 1.0}  # unset limits are not recorded
+    mismatch = judge_case(expect(observed("mismatch", health=Health(graph_breaks=5)), None, limits), DEFAULT)
+    assert mismatch.outcome == "mismatch"
+
+
+@pytest.mark.parametrize("seen, final", [("mismatch", "xfail"), ("error", "xfail"), ("pass", "xpass"),
+                                         ("skip", "skip"), ("flaky", "flaky")])
+def test_expected_failures(seen, final):
+    r = judge_case(expect(observed(seen, "boom"), "issue #1", {}), DEFAULT)
+    assert (r.outcome, r.observed) == (final, seen)
+    if final == "xfail":
+        assert r.message == f"expected failure (issue #1): {seen}: boom" and not r.failed
+    if final == "xpass":
+        assert r.failed and "remove the xfail entry" in r.message
+
+
+def test_a_gate_can_be_an_expected_failure():
+    r = judge_case(expect(observed(health=Health(graph_breaks=3)), "known breaks", {"max_graph_breaks": 0}),
+                   DEFAULT)
+    assert r.outcome == "xfail" and "gate" in r.message
+
+
+def test_an_interrupted_case_is_never_an_expected_failure():
+    r = judge_case(expect(observed("error", "interrupted: stopped", phase="interrupted"), "xf", {}), DEFAULT)
+    assert r.outcome == "error" and r.failed
+
+
+@pytest.mark.parametrize("seen, expected, final, status", [
+    ("mismatch", "mismatch", "xfail", "unchanged"), ("pass", "mismatch", "xpass", "improved"),
+    ("mismatch", "pass", "mismatch", "regressed"), ("flaky", "pass", "gate", "regressed"),
+    ("pass", "pass", "pass", "unchanged"), ("pass", None, "pass", "new")])
+def test_baseline(seen, expected, final, status):
+    baseline = {} if expected is None else {"m[b]": {"outcome": expected}}
+    r = judge_case(observed(seen, "msg"), DEFAULT, baseline)
+    assert (r.outcome, r.baseline["status"], r.baseline["actual"]) == (final, status, seen)
+    assert any(step.startswith("baseline:") for step in r.judgement)
+
+
+def test_health_regression_against_the_baseline_is_a_gate():
+    baseline = {"m[b]": {"outcome": "pass", "graph_breaks": 0}}
+    r = judge_case(observed(health=Health(graph_breaks=2)), DEFAULT, baseline)
+    assert r.outcome == "gate" and r.baseline["status"] == "regressed"
+
+
+def test_judging_again_starts_from_the_observation():
+    first = judge_case(expect(observed(health=Health(graph_breaks=3)), None, {"max_graph_breaks": 0}), DEFAULT)
+    assert first.outcome == "gate"
+    again = judge_case(expect(first, None, {"max_graph_breaks": 5}), DEFAULT)  # the config was relaxed since
+    assert (again.outcome, again.details, again.message) == ("pass", "", "")
+    with_baseline = judge_case(first, DEFAULT, {"m[b]": {"outcome": "gate"}})
+    assert with_baseline.outcome == "xfail"
+    restored = judge_case(with_baseline, DEFAULT)
+    assert restored.outcome == "gate" and restored.baseline is None
+
+
+def test_json_round_trip_keeps_the_observation():
+    r = judge_case(expect(observed("mismatch", "diff"), "xf", {}), DEFAULT)
+    back = CaseResult.from_dict(r.to_dict())
+    assert (back.outcome, back.observed, back.observed_message) == ("xfail", "mismatch", "diff")
+    assert judge_case(expect(back, None, {}), DEFAULT).outcome == "mismatch"
+
+
+def test_conclusion():
+    assert judge_run([observed()], {}, DEFAULT).conclusion == "passed"
+    assert judge_run([observed("mismatch")], {}, DEFAULT).conclusion == "failed"
+    assert judge_run([observed("mismatch")], {}, ()).conclusion == "passed"
+    assert judge_run([observed()], {}, DEFAULT, interrupted=2).conclusion == "failed"
+    assert judge_run([], {}, DEFAULT).conclusion == "passed"
+
+
+def test_outcomes_and_phases_are_plain_strings():
+    assert R.Outcome.MISMATCH == "mismatch" and f"{R.Outcome.MISMATCH}" == "mismatch"
+    assert str(R.Phase.COMPILE) == "compile" and R.OUTCOMES[0] == "pass"

@@ -1,0 +1,61 @@
+"""The house: only the engine imports torch (or the engine), and no two modules import each other in a circle.
+Fast tier: reads the sources, runs nothing."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from conftest import REPO
+
+PACKAGE = REPO / "entrypoint" / "verify_compile"
+ENGINE = PACKAGE / "engine"
+
+
+def _imports(path: Path) -> set:
+    """Every module a file imports, anywhere in it (lazy imports inside functions count)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _module(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_only_the_engine_imports_torch_or_the_engine():
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if ENGINE in path.parents:
+            continue
+        bad = {n for n in _imports(path) if n == "torch" or n.startswith(("torch.", "verify_compile.engine"))}
+        if bad:
+            offenders.append(f"{path.relative_to(PACKAGE)}: {sorted(bad)}")
+    assert not offenders, "only verify_compile/engine/ may import torch or the engine:\n" + "\n".join(offenders)
+
+
+def test_no_import_cycles():
+    modules = {_module(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {m: {n for n in _imports(p) if n in modules and n != m} for m, p in modules.items()}
+    state: dict = {}
+    cycles = []
+
+    def visit(node: str, stack: list) -> None:
+        state[node] = "open"
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                cycles.append(" -> ".join(stack[stack.index(nxt):] + [nxt]))
+            elif nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = "done"
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)
