@@ -75,10 +75,10 @@ models:
 def run_action(workspace: Path, inputs: dict, timeout: float = 300,
                cmd: list | None = None) -> subprocess.CompletedProcess:
     """`verify-compile action` with the environment a runner gives a step, nothing inherited from this one."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("INPUT_", "GITHUB_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INPUT_", "GITHUB_", "RUNNER_", "VC_"))}
     env.update(PYTHONPATH=str(REPO / "entrypoint"), GITHUB_ACTIONS="true", CI="true",
                GITHUB_WORKSPACE=str(workspace), GITHUB_OUTPUT=str(workspace.parent / "output"),
-               GITHUB_STEP_SUMMARY=str(workspace.parent / "summary.md"))
+               GITHUB_STEP_SUMMARY=str(workspace.parent / "summary.md"), RUNNER_TEMP=str(workspace.parent))
     for path in ("output", "summary.md"):
         (workspace.parent / path).write_text("")  # the runner creates both files before the step starts
     env.update({f"INPUT_{name.upper().replace(' ', '_')}": value for name, value in inputs.items()})
@@ -154,10 +154,13 @@ def test_pass_and_mismatch_reach_outputs_summary_annotations_and_merge(tmp_path)
                                   "json_path": "shards/shard-1.json"})
     assert proc.returncode == 1, proc.stdout  # the mismatch fails the step
     outputs = read_outputs(tmp_path / "output")
-    assert outputs == {"junit_path": "reports/junit.xml", "total": "2", "passed": "1", "mismatched": "1",
-                       "errored": "0", "skipped": "0", "failed": "1"}
+    timing = {key: outputs.pop(key) for key in ("time", "summary_path")}
+    assert outputs == {"conclusion": "failed", "junit_path": "reports/junit.xml", "total": "2", "passed": "1",
+                       "mismatched": "1", "errored": "0", "skipped": "0", "failed": "1"}
+    assert 0 < float(timing["time"]) < 300
 
     summary = (tmp_path / "summary.md").read_text()
+    assert Path(timing["summary_path"]).read_text() == summary  # the step summary's text, in a file of its own
     assert summary.startswith("## verify-compile: ❌ failed: 2 case(s): 1 pass, 1 mismatch")
     assert "| scale | ✅" in summary and "| ❌ " in summary
     assert "<details><summary>❌ scale[mul_to_add]: mismatch" in summary
@@ -180,7 +183,9 @@ def test_pass_and_mismatch_reach_outputs_summary_annotations_and_merge(tmp_path)
     # The sharded-matrix recipe's last job: merge the shards' JSON into one report with the same totals.
     merged = run_action(workspace, {"merge": "shards/*.json", "junit_path": "reports/merged.xml"})
     assert merged.returncode == 1, merged.stdout
-    assert read_outputs(tmp_path / "output") == {**outputs, "junit_path": "reports/merged.xml"}
+    merged_outputs = read_outputs(tmp_path / "output")
+    assert Path(merged_outputs.pop("summary_path")).is_file() and float(merged_outputs.pop("time")) >= 0
+    assert merged_outputs == {**outputs, "junit_path": "reports/merged.xml"}
     assert (workspace / "reports" / "merged.xml").is_file()
 
 
@@ -192,6 +197,7 @@ def test_text_from_the_model_cannot_inject_workflow_commands(tmp_path):
                                   "junit_strict": "true"})
     assert proc.returncode == 0, proc.stdout
     assert read_outputs(tmp_path / "output")["errored"] == "1"
+    assert read_outputs(tmp_path / "output")["conclusion"] == "passed"  # an error, but fail_on is mismatch only
 
     # The hostile text is in the log (a user needs to see it), but only inside stop-commands fences.
     assert "::error file=evil.py,line=1::printed by the model" in proc.stdout
@@ -230,8 +236,28 @@ def test_config_text_in_error_messages_is_fenced(tmp_path):
     assert [parse_command(c)[0] for c in live] == ["error"]
     assert "file=broken.yaml,line=4," in live[0] and "%0A::error file=evil.py" in live[0]
     assert "nothing was run" in (tmp_path / "summary.md").read_text()
-    assert read_outputs(tmp_path / "output")["total"] == "0"
-    assert read_outputs(tmp_path / "output")["junit_path"] == ""
+    outputs = read_outputs(tmp_path / "output")
+    assert (outputs["total"], outputs["junit_path"], outputs["conclusion"]) == ("0", "", "failed")
+    assert "nothing was run" in Path(outputs["summary_path"]).read_text()
+
+
+def test_summary_and_annotations_switch_off_and_globs_recurse(tmp_path):
+    """summary: false and annotations: false leave the step summary empty and the log without annotations (the
+    details stay in their log groups, the summary in its file); `**` in config finds a config two folders down."""
+    workspace = make_workspace(tmp_path, CONFIG)
+    deep = (workspace / "ci" / "verify.yaml").read_text().replace("../", "../../../")
+    write(workspace / "ci" / "a" / "b" / "deep.yaml", deep.replace("name: scale", "name: deep"))
+    proc = run_action(workspace, {"config": "ci/**/*.yaml", "summary": "false", "annotations": "false"})
+    assert proc.returncode == 1, proc.stdout
+    outputs = read_outputs(tmp_path / "output")
+    assert (outputs["total"], outputs["mismatched"], outputs["conclusion"]) == ("4", "2", "failed")
+    assert (tmp_path / "summary.md").read_text() == ""
+    assert "deep[mul_to_add]: mismatch" in Path(outputs["summary_path"]).read_text()
+    commands = {parse_command(c)[0] for c in live_commands(proc.stdout) if not c.startswith("::stop-commands::")}
+    assert commands == {"group", "endgroup"}
+
+    bad = run_action(workspace, {"config": "ci/verify.yaml", "annotations": "no"})
+    assert bad.returncode == 2 and "input 'annotations' must be true or false" in bad.stdout
 
 
 def run_action_yml(workspace: Path, inputs: dict, path: str, github: dict | None = None,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, write
-from verify_compile.config import argspecs, loader, spec
+from verify_compile.config import argspecs, dims, loader, spec
 from verify_compile.config.yamlload import load_yaml
 from verify_compile.errors import ConfigErrors
 
@@ -20,8 +20,6 @@ SCHEMA_PATH = REPO / "configs" / "verify-compile.schema.json"
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 DEFS = SCHEMA["$defs"]
-# Being added to the checker in parallel work: in the schema already, so they are allowed on either side below.
-NEW_KEYS = {"dims", "sweep"}
 
 MODELS = "def f(x, *rest, **kw):\n    return x * 2\n\n\nclass M:\n    pass\n"
 BACKENDS = "def mine(gm, example_inputs):\n    return gm.forward\n"
@@ -146,6 +144,16 @@ BAD = [
     (BASE + "    inputs:\n      - args: [{shape: [2], dtype: int32, requires_grad: true}]\n", "integer grad"),
     (BASE + "    inputs:\n      - args: [{file: w.pt, name: x}]\n", "file key typo"),
     (BASE + "    inputs:\n      - args: [{file: 3}]\n", "file not a path"),
+    (BASE + "    dims: [B]\n", "dims a list"),
+    (BASE + "    dims: {B: 0}\n", "dim size zero"),
+    (BASE + "    dims: {B: two}\n", "dim size a string"),
+    (BASE + "    dims: {2B: 2}\n", "dim name not an identifier"),
+    (BASE + "    dims: {B: 2}\n    sweep: {B: []}\n", "empty sweep"),
+    (BASE + "    dims: {B: 2}\n    sweep: {B: [0]}\n", "sweep size zero"),
+    (BASE + "    dims: {B: 2}\n    sweep: {B: 4}\n", "sweep not a list"),
+    ("version: 1\ndefaults: {sweep: {B: [1]}}\nmodels:\n  - name: m\n    function: models.py:f\n",
+     "sweep as a default"),
+    (BASE + "    dims: {B: 2}\n    inputs:\n      - args: []\n        dims: {B: -1}\n", "negative set dim"),
 ]
 
 
@@ -195,14 +203,12 @@ def test_a_config_with_every_key_validates(folder):
 
 
 def test_named_dims_and_sweeps_validate(folder):
-    """`dims`, `sweep` and dim names in shapes (the checker's support for them is landing separately)."""
-    path = write(folder / "dims.yaml", BASE + "    dims: {B: 8, T: 16}\n    sweep: {B: [1, 8, 32]}\n"
-                                             "    inputs:\n      - args: [{shape: [B, T, 4]}]\n"
-                                             "        dims: {T: 3}\n")
+    """`dims` (also as a default and per input set), `sweep` and dim names in shapes."""
+    path = write(folder / "dims.yaml", "version: 1\ndefaults:\n  dims: {B: 2}\n" + BASE.split("\n", 1)[1]
+                 + "    dims: {B: 8, T: 16}\n    sweep: {B: [1, 8, 32]}\n"
+                 "    inputs:\n      - args: [{shape: [B, T, 4]}]\n        dims: {T: 3}\n")
+    assert checker_accepts(path), loader.load_config(path)
     assert schema_errors(path) == []
-    for bad in ("    dims: {B: 0}\n", "    dims: {B: two}\n", "    sweep: {B: []}\n", "    sweep: {B: [0]}\n",
-                "    sweep: {B: 4}\n", "    dims: [B]\n"):
-        assert schema_errors(write(folder / "bad.yaml", BASE + bad)), bad
 
 
 def test_the_base_of_the_bad_corpus_is_good(folder):
@@ -220,13 +226,14 @@ def test_a_config_the_checker_rejects_fails_the_schema(folder, text, why):
 
 def test_the_schema_knows_the_keys_and_enums_of_the_checker():
     model = DEFS["model"]["properties"]
-    assert set(model) - NEW_KEYS == set(loader.ENTRY_ONLY_KEYS + loader.DEFAULTABLE_KEYS) - NEW_KEYS
-    assert set(SCHEMA["properties"]["defaults"]["properties"]) - NEW_KEYS == set(loader.DEFAULTABLE_KEYS) - NEW_KEYS
+    assert set(model) == set(loader.ENTRY_ONLY_KEYS + loader.MERGED_KEYS + loader.DEFAULTABLE_KEYS)
+    assert set(SCHEMA["properties"]["defaults"]["properties"]) == set(loader.MERGED_KEYS + loader.DEFAULTABLE_KEYS)
     assert set(SCHEMA["properties"]) == set(loader.TOP_KEYS)
     assert set(DEFS["backend"]["anyOf"][1]["properties"]) == set(loader.BACKEND_KEYS)
     assert set(DEFS["tensor"]["properties"]) == set(argspecs.TENSOR_KEYS)
     assert set(DEFS["file"]["properties"]) == set(argspecs.FILE_KEYS)
-    assert set(DEFS["input_set"]["properties"]) - NEW_KEYS == {"args", "kwargs"}
+    assert set(DEFS["input_set"]["properties"]) == set(argspecs.INPUT_SET_KEYS)
+    assert DEFS["dims"]["propertyNames"]["pattern"] == dims.DIM_NAME_RE.pattern
     assert model["dtype"]["enum"] == list(spec.DTYPES)
     assert DEFS["tensor"]["properties"]["dtype"]["enum"] == list(spec.TENSOR_DTYPES)
     assert DEFS["tensor"]["properties"]["dist"]["enum"] == list(spec.DISTS)
