@@ -65,8 +65,8 @@ def main() -> int:
             return 2
         return bisect()
     how = f"torch.compile(backend={CASE['backend']!r})" if not CASE.get("export") else (
-        "the saved " if args.saved else "torch.export") + (" program" if CASE["backend"] == "export" else
-                                                         " AOTInductor package")
+        ("the saved" if args.saved else "a rebuilt") + (" exported program" if CASE["backend"] == "export" else
+                                                        " AOTInductor package"))
     print(f"{CASE['case_id']}: {CASE['target']} under {how}, {len(CASE['seeds'])} call(s), torch {torch.__version__}")
     print("verdict: " + ("verify-compile's (tolerance, then float64 arbitration)" if verdict() else
                          "allclose with the case's tolerance (verify-compile is not installed)"))
@@ -110,7 +110,7 @@ def reproduce(verbose: bool) -> bool:
     for i, ((args, kwargs), seed) in enumerate(zip(sets, CASE["seeds"])):
         seen = observe(compiled, model, args, kwargs, seed)
         keys = None if model is not None or not CASE.get("export") else [  # a package owns its weights
-            k for k in list(eager[i]) + list(seen) if not k.startswith(("param ", "buffer "))]
+            k for k in dict.fromkeys(list(eager[i]) + list(seen)) if not k.startswith(("param ", "buffer "))]
         diffs = differences(eager[i], seen, keys=keys, fp64=functools.partial(fp64, i))
         if diffs:
             if verbose:
