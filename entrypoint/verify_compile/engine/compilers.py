@@ -101,7 +101,8 @@ def _shipped(case: Case, ref: Reference, on_phase: Callable[[str], None]) -> Com
     module = ref.fresh_module()
     on_phase(R.EXPORT)
     names = dim_names_of(ref)
-    program, _, dynamic = export_program(module, ref.fn, ref.input_sets, names)
+    program, _, dynamic = export_program(module, ref.fn, ref.input_sets, names,
+                                         tuple(getattr(ref.spec, "dynamic_dims", ())))
     check = input_checker(program, dynamic, ref.labels, names)
     pristine = set(ref.pristine)
     if case.backend.backend != AOT_INDUCTOR:

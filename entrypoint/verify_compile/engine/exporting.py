@@ -39,13 +39,14 @@ class FunctionModule(torch.nn.Module):
 
 
 def export_program(module: Optional[torch.nn.Module], fn: Callable, input_sets: list,
-                   dim_names: Optional[list] = None) -> tuple:
+                   dim_names: Optional[list] = None, declared: tuple = ()) -> tuple:
     """(ExportedProgram, exported target, [(path, dim, name or None)] exported as dynamic), exported with the
-    first input set. `dim_names` maps, per input set, a leaf path to its dims' config names."""
+    first input set. `dim_names` maps, per input set, a leaf path to its dims' config names; `declared` names
+    the config dims that must be dynamic (swept, or different between listed sets)."""
     target = module if module is not None else FunctionModule(fn)
     args, kwargs = input_sets[0]
     try:
-        dynamic = dynamic_dims(target, input_sets, dim_names)
+        dynamic = dynamic_dims(target, input_sets, dim_names, declared)
         shapes = dynamic_shapes(target, args, kwargs, dynamic)
         program = torch.export.export(target, tuple(args), dict(kwargs), dynamic_shapes=shapes)
     except Exception as e:
@@ -73,7 +74,7 @@ def tensor_shapes(value: Any, path: tuple = ()) -> dict:
     return out
 
 
-def dynamic_dims(target: torch.nn.Module, input_sets: list, dim_names: Optional[list]) -> list:
+def dynamic_dims(target: torch.nn.Module, input_sets: list, dim_names: Optional[list], declared: tuple = ()) -> list:
     """[(path, dim, name or None)]: dims whose size differs between input sets. A named dim is dynamic in
     every position that uses its name; an unnamed one becomes Dim.AUTO (torch.export relates it to others)."""
     shapes = [tensor_shapes(bound(target, a, k)) for a, k in input_sets]
@@ -83,7 +84,7 @@ def dynamic_dims(target: torch.nn.Module, input_sets: list, dim_names: Optional[
             if path in other and len(other[path]) == len(shape):
                 varying |= {(path, d) for d, (x, y) in enumerate(zip(shape, other[path])) if x != y}
     names = _names_by_position(dim_names, target, input_sets)
-    dynamic_names = {names.get(pos) for pos in varying} - {None}
+    dynamic_names = ({names.get(pos) for pos in varying} | set(declared)) - {None}
     out = [(path, d, names.get((path, d))) for path, d in sorted(varying, key=repr)]
     out += [(path, d, name) for (path, d), name in sorted(names.items(), key=repr)
             if name in dynamic_names and (path, d) not in varying and path in shapes[0]]
@@ -203,6 +204,26 @@ def _show(path: tuple) -> str:
 
 
 def dim_names_of(ref: Any) -> Optional[list]:
-    """Per input set of `ref`, {(args, kwargs) path: [config dim name or None per dim]}; None when the config
-    names no dims."""
-    return None
+    """Per input set of `ref`, {(args, kwargs) path: (config dim name or None per dim)}; None when the config
+    names no dims. Paths follow materialized inputs: ("args", 0, 1) is the second element of the first arg."""
+    inputs = ref.spec.inputs or ()
+    out = []
+    for input_set in inputs:
+        names: dict = {}
+        _collect_names(tuple(input_set.args), ("args",), names)
+        _collect_names(dict(input_set.kwargs), ("kwargs",), names)
+        out.append(names)
+    return out if any(out) else None
+
+
+def _collect_names(spec: Any, path: tuple, out: dict) -> None:
+    names = getattr(spec, "dim_names", None)
+    if names is not None and hasattr(spec, "shape"):  # a typed tensor spec
+        if any(names):
+            out[path] = tuple(names)
+    elif isinstance(spec, dict):
+        for key, value in spec.items():
+            _collect_names(value, path + (key,), out)
+    elif isinstance(spec, (list, tuple)):
+        for i, value in enumerate(spec):
+            _collect_names(value, path + (i,), out)
