@@ -67,6 +67,27 @@ BAD = {
     "unknown_dynamo_option": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n    inputs:\n"
                               "      - args: [{shape: [3]}]\n    dynamo_config: {alow_rnn: true}\n", 7,
                               "did you mean 'allow_rnn'"),
+    "unknown_dim_in_shape": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n"
+                             "    dims: {B: 4}\n    inputs:\n      - args: [{shape: [b, 3]}]\n", 7,
+                             "unknown dim 'b'"),
+    "dim_zero": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n    dims:\n      B: 0\n"
+                 "    inputs:\n      - args: [{shape: [B]}]\n", 6, "dim 'B' must be a positive integer"),
+    "dim_bool": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n    dims: {B: true}\n"
+                 "    inputs:\n      - args: [{shape: [3]}]\n", 5, "got True"),
+    "sweep_unknown_dim": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n    dims: {B: 4}\n"
+                          "    inputs:\n      - args: [{shape: [B]}]\n    sweep: {C: [1]}\n", 8,
+                          "sweep of unknown dim 'C'"),
+    "sweep_not_a_list": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n    dims: {B: 4}\n"
+                         "    inputs:\n      - args: [{shape: [B]}]\n    sweep: {B: 2}\n", 8,
+                         "must be a non-empty list of positive integers"),
+    "sweep_value_negative": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n"
+                             "    dims: {B: 4}\n    inputs:\n      - args: [{shape: [B]}]\n    sweep:\n"
+                             "      B:\n        - 1\n        - -2\n", 11,
+                             "sweep value of 'B' must be a positive integer, got -2"),
+    "sweep_without_inputs": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n"
+                             "    dims: {B: 4}\n    sweep: {B: [1]}\n", 6, "'sweep' needs listed 'inputs:'"),
+    "sweep_as_default": ("version: 1\ndefaults:\n  sweep: {B: [1]}\nmodels:\n" + GOOD_ENTRY, 3,
+                         "'sweep' cannot be a default"),
     "unknown_backend": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n    inputs:\n"
                         "      - args: [{shape: [3]}]\n    backends: [aot_eagre]\n", 7, "did you mean 'aot_eager'"),
 }

@@ -172,10 +172,11 @@ def test_live_progress_on_a_terminal():
 
 
 def test_inputs_are_deterministic_for_a_seed():
-    from verify_compile.config.spec import InputSet
+    from verify_compile.config.spec import InputSet, TensorSpec
     from verify_compile.engine.inputs import materialize
 
-    spec = InputSet(args=({"shape": [3, 4]}, {"shape": [5], "dist": "randint", "high": 100}))
+    spec = InputSet(args=(TensorSpec(shape=(3, 4)), TensorSpec(shape=(5,), dtype="int64", dist="randint", low=0,
+                                                                high=100)))
     first = materialize(spec, 7, torch.device("cpu"), torch.float32)
     again = materialize(spec, 7, torch.device("cpu"), torch.float32)
     other = materialize(spec, 8, torch.device("cpu"), torch.float32)

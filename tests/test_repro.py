@@ -194,14 +194,14 @@ def test_repro_exits_0_when_the_mismatch_is_gone(run: tuple, tmp_path: Path) -> 
 
 def _case(tmp_path: Path, backend: str = "eager", timeout: float = 600.0, bisect: bool = False) -> tuple:
     from verify_compile import results as R
-    from verify_compile.config.spec import BackendSpec, InputSet, ModelSpec
+    from verify_compile.config.spec import BackendSpec, InputSet, ModelSpec, TensorSpec
     from verify_compile.engine.reference import build_reference
     from verify_compile.orchestration.cases import Case
     from verify_compile.results import CaseResult
 
     (tmp_path / "models.py").write_text(MODELS)
     spec = ModelSpec(name="affine", kind="function", target="models.py:affine", config_file=str(tmp_path / "c.yaml"),
-                     base_dir=str(tmp_path), line=1, inputs=(InputSet(args=({"shape": [3]}, {"shape": [3]})),),
+                     base_dir=str(tmp_path), line=1, inputs=(InputSet(args=(TensorSpec(shape=(3,)),) * 2),),
                      device="cpu", timeout=timeout, bisect=bisect)
     case = Case(index=0, model=spec, backend=BackendSpec(id=backend, backend=backend))
     ref = build_reference(spec, torch.device("cpu"), lambda phase: None)

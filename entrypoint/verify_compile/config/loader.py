@@ -8,8 +8,9 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from verify_compile.config.argspecs import input_set
+from verify_compile.config.argspecs import Scope, input_set, swept_sets
 from verify_compile.config.checker import Checker, show
+from verify_compile.config.dims import dynamic_dims, model_dims, sweep
 from verify_compile.config.spec import (
     DTYPES,
     EXPORT,
@@ -24,7 +25,8 @@ from verify_compile.config.yamlload import LocDict, LocList, load_yaml
 from verify_compile.errors import ConfigError, ConfigErrors, did_you_mean
 
 TOP_KEYS = ("version", "defaults", "models", "cache_dir")
-ENTRY_ONLY_KEYS = ("name", "model", "function", "init", "inputs")
+ENTRY_ONLY_KEYS = ("name", "model", "function", "init", "inputs", "sweep")
+MERGED_KEYS = ("dims",)  # may be a default too; a model's entries go over the defaults' key by key
 DEFAULTABLE_KEYS = ("device", "dtype", "backends", "timeout", "train", "tolerance", "seed", "xfail", "redraw",
                     "benchmark", "bisect", "max_graph_breaks", "max_recompiles", "min_speedup", "dynamo_config")
 BACKEND_KEYS = ("backend", "id", "mode", "options", "dynamic", "fullgraph")
@@ -64,7 +66,7 @@ def _config(data: Any, check: Checker) -> Optional[Config]:
         for key in defaults:
             if key in ENTRY_ONLY_KEYS:
                 check.error(f"'{key}' cannot be a default; set it on each model", defaults.line_of(key))
-        check.keys(defaults, DEFAULTABLE_KEYS + ENTRY_ONLY_KEYS, "defaults")
+        check.keys(defaults, DEFAULTABLE_KEYS + MERGED_KEYS + ENTRY_ONLY_KEYS, "defaults")
     models = data.get("models")
     if not isinstance(models, LocList) or not models:
         check.error("'models' must be a non-empty list", data.line_of("models") if "models" in data else 1,
@@ -92,7 +94,7 @@ def _model(entry: Any, line: int, defaults: LocDict, check: Checker) -> Optional
         check.error(f"each model must be a mapping with 'name:', got {show(entry)}", line)
         return None
     n_errors = len(check.errors)
-    check.keys(entry, ENTRY_ONLY_KEYS + DEFAULTABLE_KEYS, f"model '{entry.get('name', '?')}'")
+    check.keys(entry, ENTRY_ONLY_KEYS + DEFAULTABLE_KEYS + MERGED_KEYS, f"model '{entry.get('name', '?')}'")
     name = entry.get("name")
     if check.typed(name, entry.line_of("name"), "'name'", (str,), "a string") and not NAME_RE.match(name):
         check.error(f"model name '{name}' may only use letters, digits, '_', '.' and '-'", entry.line_of("name"))
@@ -111,14 +113,10 @@ def _model(entry: Any, line: int, defaults: LocDict, check: Checker) -> Optional
     merged.key_lines.update(entry.key_lines)
     values = {key: _VALIDATORS[key](merged[key], merged.line_of(key), check)
               for key in DEFAULTABLE_KEYS if key in merged}
-    init = input_set(entry["init"], entry.line_of("init"), check, "init") if "init" in entry else InputSet()
-    inputs = None
-    if "inputs" in entry:
-        raw = entry["inputs"]
-        if check.typed(raw, entry.line_of("inputs"), "'inputs'", (list,), "a list of input sets") and not raw:
-            check.error("'inputs' is empty", entry.line_of("inputs"), "give at least one '- args: [...]'")
-        elif isinstance(raw, list):
-            inputs = tuple(input_set(s, raw.line_of(i), check, f"input set {i + 1}") for i, s in enumerate(raw))
+    dims = _dims(defaults, entry, check)
+    scope = Scope(dims, merged.get("dtype") if merged.get("dtype") in DTYPES else "float32")
+    init = input_set(entry["init"], entry.line_of("init"), check, "init", scope) if "init" in entry else InputSet()
+    inputs, swept = _inputs(entry, scope, n_errors, check)
     backends = values.get("backends") or (BackendSpec(id="inductor", backend="inductor"),)
     xfail = values.get("xfail") or {}
     ids = [b.id for b in backends]
@@ -133,8 +131,37 @@ def _model(entry: Any, line: int, defaults: LocDict, check: Checker) -> Optional
         return None
     values.update(backends=backends, xfail=dict(xfail))
     return ModelSpec(name=name, kind=kind, target=entry[kind], config_file=str(check.path),
-                     base_dir=str(check.base_dir), line=entry.line, init=init, inputs=inputs,
+                     base_dir=str(check.base_dir), line=entry.line, init=init, inputs=inputs, dims=dims,
+                     dynamic_dims=dynamic_dims(dims, tuple(s for s in inputs or () if not s.label), swept),
                      key_lines=dict(merged.key_lines), **values)
+
+
+def _dims(defaults: LocDict, entry: LocDict, check: Checker) -> dict:
+    dims = model_dims(defaults["dims"], defaults.line_of("dims"), check) if "dims" in defaults else {}
+    if "dims" in entry:
+        dims.update(model_dims(entry["dims"], entry.line_of("dims"), check))
+    return dims
+
+
+def _inputs(entry: LocDict, scope: Scope, n_errors: int, check: Checker) -> tuple:
+    """(listed input sets then swept ones, or None; the sweep as [(dim, size, line)])."""
+    inputs = None
+    raw = entry.get("inputs")
+    if "inputs" in entry:
+        if check.typed(raw, entry.line_of("inputs"), "'inputs'", (list,), "a list of input sets") and not raw:
+            check.error("'inputs' is empty", entry.line_of("inputs"), "give at least one '- args: [...]'")
+        elif isinstance(raw, list):
+            inputs = tuple(input_set(s, raw.line_of(i), check, f"input set {i + 1}", scope)
+                           for i, s in enumerate(raw))
+    if "sweep" not in entry:
+        return inputs, []
+    swept = sweep(entry["sweep"], entry.line_of("sweep"), scope.dims, check)
+    if "inputs" not in entry:
+        check.error("'sweep' needs listed 'inputs:' to build the swept input sets from", entry.line_of("sweep"),
+                    "list at least one input set whose shapes use the swept dims")
+    elif inputs and len(check.errors) == n_errors:  # a broken first set would report each mistake once per value
+        inputs += swept_sets(raw[0], swept, scope, check)
+    return inputs, swept
 
 
 def _backends(raw: Any, line: int, check: Checker) -> tuple:

@@ -8,6 +8,7 @@ from typing import Any, Optional
 DTYPES = ("float32", "float16", "bfloat16", "float64")
 TENSOR_DTYPES = DTYPES + ("int64", "int32", "int16", "int8", "uint8", "bool", "complex64", "complex128")
 DISTS = ("randn", "rand", "randint", "ones", "zeros", "arange", "full")
+RANDOM_DISTS = ("randn", "rand", "randint")
 OUTCOMES_FOR_FAIL_ON = ("mismatch", "error", "flaky", "xpass", "gate", "skip")
 # Backends that verify what ships rather than torch.compile: a torch.export program, and the same program
 # compiled into an AOTInductor package. Not in torch._dynamo.list_backends(); aot_inductor takes inductor options.
@@ -44,11 +45,40 @@ class BackendSpec:
 
 
 @dataclass(frozen=True)
+class TensorSpec:
+    """A tensor argument with every default resolved (config/argspecs.py `tensor` is the one place that does)."""
+
+    shape: tuple  # ints; named dims already replaced by their size
+    dtype: str = "float32"  # a TENSOR_DTYPES name: the model's dtype unless given (randint: int64)
+    dist: str = "randn"  # one of DISTS
+    low: Optional[float] = None  # randint: always set; rand/randn: both None (unscaled) or both set
+    high: Optional[float] = None
+    value: Optional[float] = None  # dist "full" only
+    requires_grad: bool = False
+    dim_names: tuple = ()  # per position of `shape`: the named dim it came from, or None
+
+    @property
+    def random(self) -> bool:
+        return self.dist in RANDOM_DISTS
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """A `{file:, key:}` argument: data read with torch.load(weights_only=True)."""
+
+    file: str  # absolute path
+    key: Optional[Any] = None  # the entry of a mapping file to pass; None: the whole file
+
+
+@dataclass(frozen=True)
 class InputSet:
+    """One call's arguments: TensorSpec, FileSpec, scalars, and tuples/dicts of them, nested."""
+
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
     line: int = 0
     label: str = ""  # how reports name a generated set, e.g. "sweep B=1"; empty for a listed set
+    dims: dict = field(default_factory=dict)  # the named dim sizes its shapes were built with
 
 
 @dataclass(frozen=True)
@@ -62,7 +92,9 @@ class ModelSpec:
     base_dir: str
     line: int
     init: InputSet = InputSet()
-    inputs: Optional[tuple] = None  # tuple of InputSet; None: the model's own example_inputs
+    inputs: Optional[tuple] = None  # tuple of InputSet (listed, then swept); None: the model's example_inputs
+    dims: dict = field(default_factory=dict)  # named dim -> size, from `dims:` (defaults merged under the model's)
+    dynamic_dims: tuple = ()  # named dims that are swept or differ between listed input sets, in `dims` order
     backends: tuple = ()
     device: str = "auto"
     dtype: str = "float32"
@@ -98,10 +130,3 @@ class Config:
     models: tuple
     cache_dir: Optional[str] = None
 
-
-def tensor_arg(spec: Any) -> bool:
-    return isinstance(spec, dict) and "shape" in spec
-
-
-def file_arg(spec: Any) -> bool:
-    return isinstance(spec, dict) and "file" in spec

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import Any, Callable
 
 import torch
 
-from verify_compile.config.spec import InputSet, file_arg, tensor_arg
+from verify_compile.config.spec import FileSpec, InputSet, TensorSpec
 
 _DTYPES = {name: getattr(torch, name) for name in (
     "float32", "float16", "bfloat16", "float64", "int64", "int32", "int16", "int8", "uint8", "bool",
@@ -31,20 +32,20 @@ def materialize(input_set: InputSet, seed: int, device: torch.device, dtype: tor
 
 def has_random_tensor(input_set: InputSet) -> bool:
     def random(v: Any) -> bool:
-        if tensor_arg(v):
-            return v.get("dist", "randn") in ("randn", "rand", "randint")
-        if isinstance(v, dict) and not file_arg(v):
+        if isinstance(v, TensorSpec):
+            return v.random
+        if isinstance(v, dict):
             return any(random(x) for x in v.values())
-        if isinstance(v, (list, tuple)):
+        if isinstance(v, tuple):
             return any(random(x) for x in v)
         return False
-    return random(list(input_set.args)) or random(input_set.kwargs)
+    return random(input_set.args) or random(input_set.kwargs)
 
 
 def _value(spec: Any, gen: torch.Generator, device: torch.device, dtype: torch.dtype) -> Any:
-    if tensor_arg(spec):
-        return _tensor(spec, gen, device, dtype)
-    if file_arg(spec):
+    if isinstance(spec, TensorSpec):
+        return _tensor(spec, gen).to(device).requires_grad_(spec.requires_grad)
+    if isinstance(spec, FileSpec):
         return _place(_load_file(spec), device, dtype)
     if isinstance(spec, dict):
         return {k: _value(v, gen, device, dtype) for k, v in spec.items()}
@@ -53,52 +54,43 @@ def _value(spec: Any, gen: torch.Generator, device: torch.device, dtype: torch.d
     return spec
 
 
-def _load_file(spec: dict) -> Any:
+def _load_file(spec: FileSpec) -> Any:
     """The data of a `{file:, key:}` argument, read without executing anything; errors name file and key."""
-    path = spec["file"]
+    path = spec.file
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise ValueError(f"input file {path} cannot be loaded with torch.load(weights_only=True): "
                          f"{str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from None
-    if "key" not in spec:
+    if spec.key is None:
         return data
     if not isinstance(data, dict):
-        raise ValueError(f"input file {path} holds a {type(data).__name__}, not a mapping: drop 'key: {spec['key']}'")
-    if spec["key"] not in data:
+        raise ValueError(f"input file {path} holds a {type(data).__name__}, not a mapping: drop 'key: {spec.key}'")
+    if spec.key not in data:
         keys = ", ".join(map(str, list(data)[:20]))
-        raise ValueError(f"input file {path} has no key {spec['key']!r} (it has: {keys})")
-    return data[spec["key"]]
+        raise ValueError(f"input file {path} has no key {spec.key!r} (it has: {keys})")
+    return data[spec.key]
 
 
-def _tensor(spec: dict, gen: torch.Generator, device: torch.device, model_dtype: torch.dtype) -> torch.Tensor:
-    shape = tuple(spec["shape"])
-    dist = spec.get("dist", "randn")
-    default = torch.int64 if dist == "randint" else model_dtype
-    dtype = _DTYPES[spec["dtype"]] if "dtype" in spec else default
-    if dist == "randint":
-        low, high = int(spec.get("low", 0)), int(spec.get("high", 10))
-        t = torch.randint(low, high, shape, generator=gen, dtype=torch.int64)
-    elif dist in ("randn", "rand"):
-        t = (torch.randn if dist == "randn" else torch.rand)(shape, generator=gen, dtype=torch.float64)
-        if "low" in spec or "high" in spec:  # rescale to [low, high)
-            low, high = float(spec.get("low", 0.0)), float(spec.get("high", 1.0))
-            t = low + (high - low) * (t if dist == "rand" else torch.rand(shape, generator=gen, dtype=torch.float64))
-    elif dist == "ones":
+def _tensor(spec: TensorSpec, gen: torch.Generator) -> torch.Tensor:
+    """The tensor on the CPU, in the spec's dtype. Values are drawn in float64 (int64 for randint), then cast."""
+    shape = spec.shape
+    if spec.dist == "randint":
+        t = torch.randint(int(spec.low), int(spec.high), shape, generator=gen, dtype=torch.int64)
+    elif spec.dist in ("randn", "rand"):
+        t = (torch.randn if spec.dist == "randn" else torch.rand)(shape, generator=gen, dtype=torch.float64)
+        if spec.low is not None:  # rescale to [low, high)
+            uniform = t if spec.dist == "rand" else torch.rand(shape, generator=gen, dtype=torch.float64)
+            t = float(spec.low) + (float(spec.high) - float(spec.low)) * uniform
+    elif spec.dist == "ones":
         t = torch.ones(shape)
-    elif dist == "zeros":
+    elif spec.dist == "zeros":
         t = torch.zeros(shape)
-    elif dist == "arange":
-        n = 1
-        for d in shape:
-            n *= d
-        t = torch.arange(n, dtype=torch.float64).reshape(shape)
+    elif spec.dist == "arange":
+        t = torch.arange(math.prod(shape), dtype=torch.float64).reshape(shape)
     else:  # full
-        t = torch.full(shape, spec["value"], dtype=torch.float64)
-    t = t.to(dtype).to(device)
-    if spec.get("requires_grad"):
-        t.requires_grad_(True)
-    return t
+        t = torch.full(shape, spec.value, dtype=torch.float64)
+    return t.to(_DTYPES[spec.dtype])
 
 
 _MAX_DEPTH = 32

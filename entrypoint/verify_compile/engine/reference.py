@@ -57,6 +57,13 @@ class Reference:
     _fp64_tried: bool = False
     fp64_note: str = ""
 
+    def set_name(self, set_index: int) -> str:
+        """How a message names an input set: `input set 2`, or with its label when generated from the config
+        (`input set 3 of 5 (sweep B=1)`)."""
+        generated = self.spec.inputs is not None and set_index < len(self.spec.inputs) \
+            and self.spec.inputs[set_index].label
+        return self.labels[set_index] if generated else f"input set {set_index + 1}"
+
     def seed_for(self, set_index: int) -> int:
         return self.spec.seed * 1000 + set_index
 
@@ -159,7 +166,7 @@ def _materialize_inputs(ref: Reference, dtype: torch.dtype) -> None:
         return
     for i, input_set in enumerate(spec.inputs):
         ref.input_sets.append(materialize(input_set, ref.seed_for(i), ref.device, dtype))
-        ref.labels.append(f"input set {i + 1} of {len(spec.inputs)} (line {input_set.line})")
+        ref.labels.append(f"input set {i + 1} of {len(spec.inputs)} ({input_set.label or f'line {input_set.line}'})")
     if spec.redraw and len(spec.inputs) == 1 and has_random_tensor(spec.inputs[0]):
         # A second call with new values catches backends that return stale results.
         ref.input_sets.append(materialize(spec.inputs[0], ref.seed_for(1), ref.device, dtype))

@@ -122,7 +122,7 @@ def _run_sets(case: Case, ref: Reference, compiled: Compiled, result: CaseResult
                 d.input_set = i + 1
             result.outcome, result.mismatches = R.MISMATCH, diffs
             more = f" (+{len(diffs) - 1} more)" if len(diffs) > 1 else ""
-            result.message = f"{_set_label(ref, i)}: {diffs[0].summary}{more}"
+            result.message = f"{ref.set_name(i)}: {diffs[0].summary}{more}"
             result.details = _located(diffs, ref.labels[i])
             diagnose(case, ref, i, observed, result, settings, tracker.on_phase, started, compiled)
             return
@@ -148,13 +148,6 @@ def _phase_of(e: BaseException, tracker: CompileTracker, compiled: Optional[Comp
     if compiled.uses_dynamo and (tracker.compiling or is_compile_error(e)):
         return R.COMPILE
     return R.RUN
-
-
-def _set_label(ref: Reference, i: int) -> str:
-    """'input set 2', or for a generated set 'input set 3 of 5 (sweep B=1)'."""
-    inputs = ref.spec.inputs or ()
-    label = getattr(inputs[i], "label", "") if i < len(inputs) else ""
-    return f"input set {i + 1} of {len(ref.input_sets)} ({label})" if label else f"input set {i + 1}"
 
 
 def _record_health(case: Case, ref: Reference, compiled: Optional[Compiled], result: CaseResult) -> None:
