@@ -19,12 +19,19 @@ from conftest import FIXTURES, REPO, results_by_id, run_cli, write
 _PARENT_CHECK = "the parent-side check against torch does not accept export/aot_inductor yet"
 
 
-def _run(tmp_path, config: str, *extra: str) -> subprocess.CompletedProcess:
+SHAPES = """\
+def fixed_batch(x):
+    return x.reshape(8, -1) * 2
+"""
+
+
+def _run(tmp_path, config: str, *extra: str, path: str = "cfg.yaml") -> subprocess.CompletedProcess:
     for name in ("models.py", "backends.py"):
         shutil.copy(FIXTURES / name, tmp_path / name)
     shutil.copy(REPO / "configs" / "models.py", tmp_path / "example_models.py")
+    write(tmp_path / "shapes.py", SHAPES)
     write(tmp_path / "cfg.yaml", config)
-    proc = run_cli("run", "cfg.yaml", "--json", "out.json", *extra, cwd=tmp_path)
+    proc = run_cli("run", path, "--json", str(tmp_path / "out.json"), *extra, cwd=tmp_path)
     unknown = "unknown backend (not in torch._dynamo.list_backends()) '{}'"
     if proc.returncode == 2 and any(unknown.format(b) in proc.stderr for b in ("export", "aot_inductor")):
         pytest.xfail(_PARENT_CHECK)
@@ -62,6 +69,18 @@ models:
     train: true
     inputs: [{args: [{shape: [4, 16]}]}]
     backends: [export, aot_inductor]
+  - name: fixed_named          # B is swept, so exported as Dim("B"); the model fixes it to 8
+    function: shapes.py:fixed_batch
+    dims: {B: 8}
+    inputs: [{args: [{shape: [B, 4]}]}]
+    sweep: {B: [2]}
+    backends: [export]
+  - name: fixed_unnamed        # an unnamed dim that differs: Dim.AUTO, which export may fix
+    function: shapes.py:fixed_batch
+    inputs:
+      - args: [{shape: [8, 4]}]
+      - args: [{shape: [2, 4]}]
+    backends: [export]
 """
 
 
@@ -84,6 +103,16 @@ def test_data_dependent_branch_is_an_export_error_and_the_run_goes_on(exported):
     assert r["outcome"] == "error" and r["phase"] == "export", r["message"]
     assert "data-dependent" in r["message"] and "torch.cond" in r["message"] and "draft_export" in r["message"]
     assert exported["seed[export]"]["outcome"] == "pass"  # the case after it still ran
+
+
+def test_a_dim_the_program_cannot_serve_is_named(exported):
+    named = exported["fixed_named[export]"]
+    assert named["outcome"] == "error" and named["phase"] == "export", named["message"]
+    assert "Constraints violated (B)" in named["message"] and "sweep only dims" in named["message"]
+    unnamed = exported["fixed_unnamed[export]"]
+    assert unnamed["outcome"] == "error" and unnamed["phase"] == "run", unnamed["message"]
+    assert "input set 2 of 2" in unnamed["message"]
+    assert "input[0] dim 0 is 2, but the program was exported with it static at 8" in unnamed["message"]
 
 
 def test_ts_backend_passes_the_seed_scenario(exported):
@@ -147,11 +176,8 @@ defaults: {benchmark: false}
 models:
   - name: mlp
     model: models.py:MLP
-    inputs:
-      - args: [{shape: [4, 16]}]
-      - args: [{shape: [7, 16], dist: rand}]   # another batch size: the same package must serve it
+    inputs: [{args: [{shape: [4, 16]}]}]
     backends:
-      - aot_inductor
       - {backend: aot_inductor, id: aoti-relu-bug, options: {cpp.inject_relu_bug_TESTING_ONLY: accuracy}}
 """
 
@@ -165,12 +191,18 @@ def packaged(tmp_path_factory):
 
 
 @pytest.mark.inductor
-def test_a_correct_package_passes_both_input_sets_from_one_package(packaged):
-    _, results = packaged
-    r = results["mlp[aot_inductor]"]
-    assert r["outcome"] == "pass" and r["input_sets"] == 2, r["message"]
-    assert any(n.startswith("aot_inductor: one package") for n in r["notes"]), r["notes"]
-    assert any("owns its weights" in n and "param fc1.weight" in n for n in r["notes"]), r["notes"]
+def test_deploy_example_passes_and_a_sweep_runs_from_one_package(tmp_path):
+    proc = _run(tmp_path, "", path=str(REPO / "configs" / "deploy.yaml"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = results_by_id(tmp_path / "out.json")
+    assert {r["outcome"] for r in results.values()} == {"pass"}
+    for backend in ("export", "aot_inductor"):
+        r = results[f"mlp[{backend}]"]
+        assert r["input_sets"] == 4, r  # two listed, then sweep B=1 and B=5
+        assert f"{backend}: exported as dynamic: dims B" in r["notes"], r["notes"]
+    notes = results["mlp[aot_inductor]"]["notes"]
+    assert sum(n.startswith("aot_inductor: one package") for n in notes) == 1, notes
+    assert any("owns its weights" in n and "param fc1.weight" in n for n in notes), notes
 
 
 @pytest.mark.inductor

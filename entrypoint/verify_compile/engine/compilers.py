@@ -17,7 +17,13 @@ import torch
 from verify_compile import results as R
 from verify_compile.config.spec import AOT_INDUCTOR, BackendSpec
 from verify_compile.engine.calls import state_of
-from verify_compile.engine.exporting import PhaseError, dim_names_of, export_program, input_checker
+from verify_compile.engine.exporting import (
+    PhaseError,
+    describe_dynamic,
+    dim_names_of,
+    export_program,
+    input_checker,
+)
 from verify_compile.engine.loading import LoadError, resolve_backend
 from verify_compile.engine.reference import Reference
 from verify_compile.errors import exception_summary
@@ -105,11 +111,13 @@ def _shipped(case: Case, ref: Reference, on_phase: Callable[[str], None]) -> Com
                                          tuple(getattr(ref.spec, "dynamic_dims", ())))
     check = input_checker(program, dynamic, ref.labels, names)
     pristine = set(ref.pristine)
-    if case.backend.backend != AOT_INDUCTOR:
+    kind = case.backend.backend
+    shapes = [f"{kind}: {describe_dynamic(dynamic)}"]
+    if kind != AOT_INDUCTOR:
         exported = program.module()
         own = set(state_of(exported))
-        notes = [f"export: {_names(pristine - own)} cannot be compared: the exported program holds no such "
-                 "state"] if pristine - own else []
+        notes = shapes + ([f"export: {_names(pristine - own)} cannot be compared: the exported program holds no "
+                           "such state"] if pristine - own else [])
         return Compiled(call=exported, module=exported, kind="export", comparable=frozenset(pristine & own),
                         check=check, notes=notes, program=program, dynamic=dynamic,
                         seconds=time.perf_counter() - start)
@@ -131,7 +139,7 @@ def _shipped(case: Case, ref: Reference, on_phase: Callable[[str], None]) -> Com
         raise PhaseError(R.LOAD, f"the AOTInductor package does not load: {exception_summary(e)}") from e
     seconds = time.perf_counter() - start
     notes = [f"aot_inductor: one package ({package.stat().st_size // 1024} KiB, exported and compiled in "
-             f"{seconds:.1f} s) for every input set"]
+             f"{seconds:.1f} s) for every input set"] + shapes
     if pristine:
         notes.append(f"aot_inductor: the package owns its weights, so {_names(pristine)} could not be compared "
                      "after each call (outputs and input mutations were)")

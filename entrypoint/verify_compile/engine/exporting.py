@@ -15,8 +15,10 @@ import torch
 from verify_compile import results as R
 from verify_compile.errors import exception_summary
 
-_HINT = ("for a Python branch on tensor values, rewrite it with torch.cond; torch.export.draft_export(...) "
-         "lists every export problem of a model at once")
+_DRAFT = "torch.export.draft_export(...) lists every export problem of a model at once"
+_DATA_DEPENDENT = "a Python branch on tensor values cannot be exported: rewrite it with torch.cond"
+_SPECIALIZED = ("a dim that is swept, or differs between input sets, is exported as dynamic, and the model fixes "
+                "its size: sweep only dims the model takes at any size")
 
 
 class PhaseError(Exception):
@@ -50,9 +52,18 @@ def export_program(module: Optional[torch.nn.Module], fn: Callable, input_sets: 
         shapes = dynamic_shapes(target, args, kwargs, dynamic)
         program = torch.export.export(target, tuple(args), dict(kwargs), dynamic_shapes=shapes)
     except Exception as e:
-        raise PhaseError(R.EXPORT, f"torch.export could not export the model: {exception_summary(e)} ({_HINT})") \
-            from e
+        raise PhaseError(R.EXPORT, f"torch.export could not export the model: {export_message(e)}") from e
     return program, target, dynamic
+
+
+def export_message(e: BaseException) -> str:
+    """torch.export's own first line, its first explanation ("- You marked B as dynamic but..."), and a hint."""
+    text = str(e)
+    explanation = next((line.strip() for line in text.splitlines() if line.strip().startswith("- ")), "")
+    hints = [_DATA_DEPENDENT] if "data-dependent" in text or "DataDependent" in type(e).__name__ else []
+    hints += [_SPECIALIZED] if "Constraints violated" in text else []
+    return (exception_summary(e) + (f" {explanation[:300]}" if explanation else "")
+            + f" ({'; '.join(hints + [_DRAFT])})")
 
 
 def bound(target: torch.nn.Module, args: tuple, kwargs: dict) -> dict:
@@ -150,8 +161,9 @@ def _spec_tree(value: Any, path: tuple, by_path: dict) -> Any:
         return by_path.get(path)
     if isinstance(value, dict):
         return {k: _spec_tree(v, path + (k,), by_path) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_spec_tree(v, path + (i,), by_path) for i, v in enumerate(value)]
+    if isinstance(value, (list, tuple)):  # the same container type: torch.export matches the structure
+        items = [_spec_tree(v, path + (i,), by_path) for i, v in enumerate(value)]
+        return items if isinstance(value, list) else tuple(items)
     return None
 
 
@@ -165,8 +177,6 @@ def input_checker(program: Any, dynamic: list, labels: list, dim_names: Optional
         return lambda args, kwargs, index: None
     user = [n for n in program.graph.nodes if n.op == "placeholder"]
     placeholders = [n for n, s in zip(user, program.graph_signature.input_specs) if s.kind.name == "USER_INPUT"]
-    named = sorted({name for _, _, name in dynamic if name})
-
     def check(args: tuple, kwargs: dict, index: int) -> None:
         flat, spec = pytree.tree_flatten_with_path((tuple(args), dict(kwargs)))
         try:
@@ -177,9 +187,8 @@ def input_checker(program: Any, dynamic: list, labels: list, dim_names: Optional
             label = labels[index] if index < len(labels) else f"input set {index + 1}"
             names = dim_names[index] if dim_names and index < len(dim_names) else {}
             culprit = _static_culprit(flat, placeholders, names)
-            dims = f"dims exported as dynamic: {', '.join(named)}" if named else "no dim was exported as dynamic"
             raise PhaseError(R.RUN, f"{label}: the exported program cannot take this input{culprit} "
-                                    f"({exception_summary(e)}; {dims})") from e
+                                    f"({exception_summary(e)}; {describe_dynamic(dynamic)})") from e
     return check
 
 
@@ -190,13 +199,33 @@ def _static_culprit(flat: list, placeholders: list, names: dict) -> str:
         if not (isinstance(arg, torch.Tensor) and isinstance(val, torch.Tensor)) or arg.dim() != val.dim():
             continue
         for d, (size, fixed) in enumerate(zip(arg.shape, val.shape)):
-            if isinstance(fixed, int) and size != fixed:
+            fixed = _constant(fixed)
+            if fixed is not None and size != fixed:
                 path = ("args" if key_path[0].idx == 0 else "kwargs",) + tuple(
                     getattr(k, "idx", getattr(k, "key", None)) for k in key_path[1:])
                 per_dim = names.get(path) or ()
                 name = per_dim[d] if d < len(per_dim) and per_dim[d] else f"{_show(path)} dim {d}"
                 return f": {name} is {size}, but the program was exported with it static at {fixed}"
     return ""
+
+
+def _constant(size: Any) -> Optional[int]:
+    """A placeholder's size when the program fixed it (an int, or a symbol export specialized), else None."""
+    if isinstance(size, int):
+        return size
+    expr = getattr(getattr(size, "node", None), "expr", None)
+    return int(expr) if expr is not None and getattr(expr, "is_number", False) else None
+
+
+def describe_dynamic(dynamic: list) -> str:
+    """'exported as dynamic: dims B, T' / '... 1 unnamed dim(s) (Dim.AUTO)' / 'every dim static ...'."""
+    named = sorted({name for _, _, name in dynamic if name})
+    unnamed = sum(1 for _, _, name in dynamic if not name)
+    if not dynamic:
+        return "every dim static (the input sets share their shapes)"
+    parts = [f"dims {', '.join(named)}" if named else "",
+             f"{unnamed} unnamed dim(s) as Dim.AUTO (torch.export may still fix them)" if unnamed else ""]
+    return "exported as dynamic: " + " and ".join(p for p in parts if p)
 
 
 def _show(path: tuple) -> str:

@@ -257,7 +257,8 @@ def dynamic_shapes(target: torch.nn.Module, args: tuple, kwargs: dict, dynamic: 
         if isinstance(value, dict):
             return {k: tree(v, path + (k,)) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
-            return [tree(v, path + (i,)) for i, v in enumerate(value)]
+            items = [tree(v, path + (i,)) for i, v in enumerate(value)]
+            return items if isinstance(value, list) else tuple(items)
         return None
     arguments = inspect.signature(target.forward).bind(*args, **kwargs).arguments
     return {name: tree(value, (name,)) for name, value in arguments.items()}
