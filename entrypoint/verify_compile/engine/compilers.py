@@ -35,7 +35,7 @@ _CUDAGRAPH_MODES = ("reduce-overhead", "max-autotune")
 
 @dataclass
 class Compiled:
-    call: Callable  # what every input set goes through
+    call: Optional[Callable]  # what every input set goes through
     module: Optional[torch.nn.Module]  # whose parameters and buffers are compared after each call
     kind: str  # "torch.compile", "export" or "aot_inductor"
     comparable: Optional[frozenset] = None  # state names that can be compared; None: all of them
@@ -100,52 +100,56 @@ def _marking_steps(compiled: Callable) -> Callable:
 
 
 def _shipped(case: Case, ref: Reference, on_phase: Callable[[str], None]) -> Compiled:
-    import torch._inductor
-    import torch.export
 
     start = time.perf_counter()
-    module = ref.fresh_module()
     on_phase(R.EXPORT)
     names = dim_names_of(ref)
-    program, _, dynamic = export_program(module, ref.fn, ref.input_sets, names,
+    program, _, dynamic = export_program(ref.fresh_module(), ref.fn, ref.input_sets, names,
                                          tuple(getattr(ref.spec, "dynamic_dims", ())))
-    check = input_checker(program, dynamic, ref.labels, names)
+    shipped = Compiled(call=None, module=None, kind=case.backend.backend, program=program, dynamic=dynamic,
+                       check=input_checker(program, dynamic, ref.labels, names),
+                       notes=[f"{case.backend.backend}: {describe_dynamic(dynamic)}"])
     pristine = set(ref.pristine)
-    kind = case.backend.backend
-    shapes = [f"{kind}: {describe_dynamic(dynamic)}"]
-    if kind != AOT_INDUCTOR:
-        exported = program.module()
-        own = set(state_of(exported))
-        notes = shapes + ([f"export: {_names(pristine - own)} cannot be compared: the exported program holds no "
-                           "such state"] if pristine - own else [])
-        return Compiled(call=exported, module=exported, kind="export", comparable=frozenset(pristine & own),
-                        check=check, notes=notes, program=program, dynamic=dynamic,
-                        seconds=time.perf_counter() - start)
-    scratch = tempfile.mkdtemp(prefix="verify-compile-aoti-")
-    package = Path(scratch) / "package.pt2"
+    if case.backend.backend == AOT_INDUCTOR:
+        _package(shipped, case.backend.options or {}, on_phase)
+        shipped.comparable = frozenset()
+        if pristine:
+            shipped.notes.append(f"aot_inductor: the package owns its weights, so {_names(pristine)} could not be "
+                                 "compared after each call (outputs and input mutations were)")
+    else:
+        shipped.call = shipped.module = program.module()
+        own = set(state_of(shipped.module))
+        shipped.comparable = frozenset(pristine & own)
+        if pristine - own:
+            shipped.notes.append(f"export: {_names(pristine - own)} cannot be compared: the exported program holds "
+                                 "no such state")
+    shipped.seconds = time.perf_counter() - start
+    return shipped
+
+
+def _package(shipped: Compiled, options: dict, on_phase: Callable[[str], None]) -> None:
+    """Compile the exported program into an AOTInductor package in a scratch folder and load it back."""
+    import torch._inductor
+
+    start = time.perf_counter()
+    shipped.scratch = tempfile.mkdtemp(prefix="verify-compile-aoti-")
+    shipped.package = Path(shipped.scratch) / "package.pt2"
     on_phase(R.PACKAGE)
     try:
-        torch._inductor.aoti_compile_and_package(program, package_path=str(package),
-                                                 inductor_configs=dict(case.backend.options or {}))
+        torch._inductor.aoti_compile_and_package(shipped.program, package_path=str(shipped.package),
+                                                 inductor_configs=dict(options))
     except Exception as e:
-        shutil.rmtree(scratch, ignore_errors=True)
+        shipped.cleanup()
         raise PhaseError(R.PACKAGE, "AOTInductor could not compile the exported program: "
                                     + exception_summary(e)) from e
     on_phase(R.LOAD)
     try:
-        loaded = torch._inductor.aoti_load_package(str(package))
+        shipped.call = torch._inductor.aoti_load_package(str(shipped.package))
     except Exception as e:
-        shutil.rmtree(scratch, ignore_errors=True)
+        shipped.cleanup()
         raise PhaseError(R.LOAD, f"the AOTInductor package does not load: {exception_summary(e)}") from e
-    seconds = time.perf_counter() - start
-    notes = [f"aot_inductor: one package ({package.stat().st_size // 1024} KiB, exported and compiled in "
-             f"{seconds:.1f} s) for every input set"] + shapes
-    if pristine:
-        notes.append(f"aot_inductor: the package owns its weights, so {_names(pristine)} could not be compared "
-                     "after each call (outputs and input mutations were)")
-    return Compiled(call=loaded, module=None, kind="aot_inductor", comparable=frozenset(), check=check,
-                    notes=notes, package=package, program=program, dynamic=dynamic, seconds=seconds,
-                    scratch=scratch)
+    shipped.notes.insert(0, f"aot_inductor: one package ({shipped.package.stat().st_size // 1024} KiB, compiled in "
+                            f"{time.perf_counter() - start:.1f} s) for every input set")
 
 
 def _names(names: set) -> str:
