@@ -17,6 +17,8 @@ from verify_compile.errors import exception_summary
 
 _DRAFT = "torch.export.draft_export(...) lists every export problem of a model at once"
 _DATA_DEPENDENT = "a Python branch on tensor values cannot be exported: rewrite it with torch.cond"
+_PYTREE = ("torch.export flattens inputs and outputs: register the class with torch.utils._pytree."
+           "register_pytree_node or register_dataclass (transformers' ModelOutput registers itself)")
 _SPECIALIZED = ("a dim that is swept, or differs between input sets, is exported as dynamic, and the model fixes "
                 "its size: sweep only dims the model takes at any size")
 
@@ -40,12 +42,28 @@ class FunctionModule(torch.nn.Module):
         return self.fn(*args, **kwargs)
 
 
+def function_module(fn: Callable) -> torch.nn.Module:
+    """`fn` as a module whose forward() shows fn's own signature: torch.export matches `dynamic_shapes` by
+    parameter name, and cannot match them through `**kwargs`."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without a signature: *args, **kwargs it is
+        return FunctionModule(fn)
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
+
+    def forward(self: FunctionModule, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+    forward.__signature__ = signature.replace(parameters=[self_param, *signature.parameters.values()],
+                                              return_annotation=inspect.Signature.empty)
+    return type("FunctionModule", (FunctionModule,), {"forward": forward})(fn)
+
+
 def export_program(module: Optional[torch.nn.Module], fn: Callable, input_sets: list,
                    dim_names: Optional[list] = None, declared: tuple = ()) -> tuple:
     """(ExportedProgram, exported target, [(path, dim, name or None)] exported as dynamic), exported with the
     first input set. `dim_names` maps, per input set, a leaf path to its dims' config names; `declared` names
     the config dims that must be dynamic (swept, or different between listed sets)."""
-    target = module if module is not None else FunctionModule(fn)
+    target = module if module is not None else function_module(fn)
     args, kwargs = input_sets[0]
     try:
         dynamic = dynamic_dims(target, input_sets, dim_names, declared)
@@ -62,6 +80,7 @@ def export_message(e: BaseException) -> str:
     explanation = next((line.strip() for line in text.splitlines() if line.strip().startswith("- ")), "")
     hints = [_DATA_DEPENDENT] if "data-dependent" in text or "DataDependent" in type(e).__name__ else []
     hints += [_SPECIALIZED] if "Constraints violated" in text else []
+    hints += [_PYTREE] if "register a pytree" in text else []
     return (exception_summary(e) + (f" {explanation[:300]}" if explanation else "")
             + f" ({'; '.join(hints + [_DRAFT])})")
 

@@ -216,7 +216,7 @@ def make_compiled(model: Optional[torch.nn.Module], fn: Callable, sets: list) ->
     if saved:
         program = torch.export.load(str(HERE / "program.pt2"))
     else:
-        target = model if model is not None else FunctionModule(fn)
+        target = model if model is not None else function_module(fn)
         args, kwargs = sets[0]
         program = torch.export.export(target, tuple(args), dict(kwargs),
                                       dynamic_shapes=dynamic_shapes(target, args, kwargs, recipe["dynamic"]))
@@ -237,6 +237,21 @@ class FunctionModule(torch.nn.Module):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
+
+
+def function_module(fn: Callable) -> torch.nn.Module:
+    """`fn` as a module whose forward() shows fn's own signature, as verify-compile exported it."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return FunctionModule(fn)
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
+
+    def forward(self: FunctionModule, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+    forward.__signature__ = signature.replace(parameters=[self_param, *signature.parameters.values()],
+                                              return_annotation=inspect.Signature.empty)
+    return type("FunctionModule", (FunctionModule,), {"forward": forward})(fn)
 
 
 def dynamic_shapes(target: torch.nn.Module, args: tuple, kwargs: dict, dynamic: list) -> Optional[dict]:
