@@ -20,8 +20,23 @@ _PARENT_CHECK = "the parent-side check against torch does not accept export/aot_
 
 
 SHAPES = """\
+import torch
+
+
 def fixed_batch(x):
     return x.reshape(8, -1) * 2
+
+
+class Steps(torch.nn.Module):
+    \"\"\"Python state: export runs forward once, so the program keeps the step it saw then.\"\"\"
+
+    def __init__(self):
+        super().__init__()
+        self.step = 0
+
+    def forward(self, x):
+        self.step += 1
+        return x * self.step
 """
 
 
@@ -69,6 +84,10 @@ models:
     train: true
     inputs: [{args: [{shape: [4, 16]}]}]
     backends: [export, aot_inductor]
+  - name: steps                # a Python counter is frozen into the program: call 2 differs
+    model: shapes.py:Steps
+    inputs: [{args: [{shape: [4]}]}, {args: [{shape: [4]}]}]
+    backends: [export]
   - name: fixed_named          # B is swept, so exported as Dim("B"); the model fixes it to 8
     function: shapes.py:fixed_batch
     dims: {B: 8}
@@ -87,9 +106,11 @@ models:
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     d = tmp_path_factory.mktemp("export")
-    proc = _run(d, EXPORT_CONFIG)
+    proc = _run(d, EXPORT_CONFIG, "--repro-dir", "repro")
     assert proc.returncode == 1, proc.stderr  # the data-dependent branch is an error
-    return results_by_id(d / "out.json")
+    exported = results_by_id(d / "out.json")
+    exported["dir"] = d
+    return exported
 
 
 def test_export_passes_every_input_set_through_one_program(exported):
@@ -103,6 +124,17 @@ def test_data_dependent_branch_is_an_export_error_and_the_run_goes_on(exported):
     assert r["outcome"] == "error" and r["phase"] == "export", r["message"]
     assert "data-dependent" in r["message"] and "torch.cond" in r["message"] and "draft_export" in r["message"]
     assert exported["seed[export]"]["outcome"] == "pass"  # the case after it still ran
+
+
+def test_python_state_frozen_by_export_is_a_mismatch_that_the_bundle_reproduces(exported):
+    r = exported["steps[export]"]
+    assert r["outcome"] == "mismatch" and r["message"].startswith("input set 2: output:"), r["message"]
+    bundle = exported["dir"] / "repro" / "steps_export"
+    assert (bundle / "program.pt2").is_file() and not (bundle / "package.pt2").exists()
+    for flags in ([], ["--saved"]):  # export again the same way, and the program that was verified
+        proc = subprocess.run([sys.executable, "repro.py", *flags], cwd=bundle, capture_output=True, text=True,
+                              timeout=300)
+        assert proc.returncode == 1 and "call 2 of 2" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_a_dim_the_program_cannot_serve_is_named(exported):
