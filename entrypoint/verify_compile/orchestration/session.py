@@ -95,7 +95,7 @@ def check_against_torch(cases: list, info: dict) -> None:
     for case in cases:
         b, m = case.backend, case.model
         file, line = (m.config_file, b.line) if b.line else ("--backends", 0)  # line 0: from the command line
-        if not b.is_custom and not b.is_shipping:  # LOCAL-ONLY
+        if not b.is_custom:
             check(b.backend, info.get("backends", []), "backend (not in torch._dynamo.list_backends())",
                   file, line, "custom backends are written 'file.py:function'")
         if b.mode:
