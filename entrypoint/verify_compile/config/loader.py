@@ -13,6 +13,8 @@ from verify_compile.config.checker import Checker, show
 from verify_compile.config.dims import dynamic_dims, model_dims, sweep
 from verify_compile.config.spec import (
     DTYPES,
+    EXPORT,
+    SHIPPING_BACKENDS,
     BackendSpec,
     Config,
     InputSet,
@@ -216,6 +218,8 @@ def _backend(item: Any, line: int, check: Checker) -> Optional[BackendSpec]:
                                   ("fullgraph", (bool,), "true or false"), ("id", (str,), "a string")):
         if key in item:
             check.typed(item[key], item.line_of(key), f"'{key}'", kinds, kind_name)
+    if name in SHIPPING_BACKENDS:
+        _shipping_keys(item, name, check)
     backend_id = item.get("id") or _default_backend_id(name) + (f"-{item['mode']}" if item.get("mode") else "")
     if not NAME_RE.match(str(backend_id)):
         check.error(f"backend id '{backend_id}' may only use letters, digits, '_', '.' and '-'",
@@ -223,6 +227,17 @@ def _backend(item: Any, line: int, check: Checker) -> Optional[BackendSpec]:
     return BackendSpec(id=str(backend_id), backend=name, mode=item.get("mode"),
                        options=dict(item["options"]) if isinstance(item.get("options"), dict) else None,
                        dynamic=item.get("dynamic"), fullgraph=bool(item.get("fullgraph", False)), line=line)
+
+
+def _shipping_keys(item: LocDict, name: str, check: Checker) -> None:
+    """torch.compile's knobs mean nothing to a program exported once and run as it is."""
+    for key in ("mode", "dynamic", "fullgraph") + (("options",) if name == EXPORT else ()):
+        if key in item:
+            hint = ("name dims and sweep them (dims:, sweep:) to export them as dynamic" if key == "dynamic" else
+                    "options are inductor options, for aot_inductor" if key == "options" else
+                    f"'{name}' exports the whole model into one graph and compiles it ahead of time")
+            check.error(f"'{key}' does not apply to backend '{name}' (it is a torch.compile setting)",
+                        item.line_of(key), hint)
 
 
 def _default_backend_id(name: str) -> str:

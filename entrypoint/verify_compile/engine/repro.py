@@ -44,8 +44,10 @@ def safe_name(case_id: str) -> str:
 
 
 def write_bundle(case: Case, ref: Reference, set_index: int, observed: Observation, result: CaseResult,
-                 root: Path) -> tuple:
-    """Write the bundle of the mismatch on input set `set_index` under `root`; (folder, notes)."""
+                 root: Path, compiled: Any = None) -> tuple:
+    """Write the bundle of the mismatch on input set `set_index` under `root`; (folder, notes). `compiled`
+    (engine.compilers.Compiled) is what was verified: a shipped program is re-exported the same way, and the
+    AOTInductor package that was verified is kept as package.pt2."""
     folder = root / safe_name(case.id)
     if (folder / "case.json").is_file():
         shutil.rmtree(folder)  # a bundle from an earlier run: stale files must not mix with new ones
@@ -86,6 +88,7 @@ def write_bundle(case: Case, ref: Reference, set_index: int, observed: Observati
         "default_tolerances": {str(dtype).replace("torch.", ""): list(tol) for dtype, tol
                                in DEFAULT_TOLERANCES.items()},
         "search_path": ["src", spec.base_dir],
+        "export": _export_recipe(compiled, folder, notes),
     }
     entry = {"case_id": case.id, "failing_input_set": calls, "message": result.message,
              "mismatches": [dataclasses.asdict(m) for m in result.mismatches],
@@ -94,6 +97,21 @@ def write_bundle(case: Case, ref: Reference, set_index: int, observed: Observati
     _write_json(folder / "env.json", environment(ref.device))
     (folder / "repro.py").write_text(render_script(repro), encoding="utf-8")
     return folder, notes
+
+
+def _export_recipe(compiled: Any, folder: Path, notes: list) -> Any:
+    """How a shipped program was exported (the dims exported as dynamic: [path, dim, name or null]), with the
+    verified package copied beside the script; None for torch.compile."""
+    if compiled is None or compiled.program is None:
+        return None
+    if compiled.package is not None:
+        shutil.copy2(compiled.package, folder / "package.pt2")
+    try:
+        torch.export.save(compiled.program, str(folder / "program.pt2"))
+    except Exception as e:  # the bundle re-exports anyway; the saved program is for inspection
+        notes.append(f"repro bundle: the exported program could not be saved ({type(e).__name__})")
+    return {"dynamic": [[list(path), dim, name] for path, dim, name in compiled.dynamic],
+            "package": "package.pt2" if compiled.package is not None else None}
 
 
 def render_script(repro: dict) -> str:
