@@ -52,27 +52,45 @@ def write_bundle(case: Case, ref: Reference, set_index: int, observed: Observati
     if (folder / "case.json").is_file():
         shutil.rmtree(folder)  # a bundle from an earlier run: stale files must not mix with new ones
     (folder / "src").mkdir(parents=True, exist_ok=True)
-    spec, backend = case.model, case.backend
+    spec = case.model
     calls = set_index + 1
-    notes = []
-    copies: dict = {}
-    target = _copy_source(spec.target, spec.base_dir, folder, copies)
-    backend_target = _copy_source(backend.backend, spec.base_dir, folder, copies) if backend.is_custom \
-        else backend.backend
-    _save(ref.input_sets[:calls], folder / "inputs.pt", notes)
+    notes: list = []
+    _save_tensors(ref, set_index, observed, folder, notes)
+    if Path(spec.config_file).is_file():
+        (folder / "config").mkdir(exist_ok=True)
+        shutil.copy2(spec.config_file, folder / "config" / Path(spec.config_file).name)
+    repro = _recipe(case, ref, calls, folder, notes)
+    repro["export"] = _export_recipe(compiled, folder, notes)
+    entry = {"case_id": case.id, "failing_input_set": calls, "message": result.message,
+             "mismatches": [dataclasses.asdict(m) for m in result.mismatches],
+             "model": dataclasses.asdict(spec), "backend": dataclasses.asdict(case.backend), "repro": repro}
+    _write_json(folder / "case.json", entry)
+    _write_json(folder / "env.json", environment(ref.device))
+    (folder / "repro.py").write_text(render_script(repro), encoding="utf-8")
+    return folder, notes
+
+
+def _save_tensors(ref: Reference, set_index: int, observed: Observation, folder: Path, notes: list) -> None:
+    """Inputs of every call up to the failing one, weights, constructor arguments, and both results."""
+    spec = ref.spec
+    _save(ref.input_sets[:set_index + 1], folder / "inputs.pt", notes)
     if ref.module is not None:
         _save(ref.module.state_dict(), folder / "state.pt", notes, check=False)  # tensors only: always loadable
         _save(materialize(spec.init, spec.seed, ref.device, torch_dtype(spec.dtype)), folder / "init.pt", notes)
     _save(flatten_observation(ref.eager[set_index]), folder / "eager.pt", notes)
     _save(flatten_observation(observed), folder / "compiled.pt", notes)
-    if Path(spec.config_file).is_file():
-        (folder / "config").mkdir(exist_ok=True)
-        shutil.copy2(spec.config_file, folder / "config" / Path(spec.config_file).name)
-    repro = {
+
+
+def _recipe(case: Case, ref: Reference, calls: int, folder: Path, notes: list) -> dict:
+    """What repro.py needs to rebuild the case: the model, the backend and torch's settings."""
+    spec, backend = case.model, case.backend
+    copies: dict = {}
+    return {
         "case_id": case.id,
         "kind": "function" if ref.module is None else "model",
-        "target": target,
-        "backend": backend_target,
+        "target": _copy_source(spec.target, spec.base_dir, folder, copies),
+        "backend": _copy_source(backend.backend, spec.base_dir, folder, copies) if backend.is_custom
+        else backend.backend,
         "mode": backend.mode,
         "options": _plain(backend.options or {}),
         "dynamic": backend.dynamic,
@@ -88,15 +106,7 @@ def write_bundle(case: Case, ref: Reference, set_index: int, observed: Observati
         "default_tolerances": {str(dtype).replace("torch.", ""): list(tol) for dtype, tol
                                in DEFAULT_TOLERANCES.items()},
         "search_path": ["src", spec.base_dir],
-        "export": _export_recipe(compiled, folder, notes),
     }
-    entry = {"case_id": case.id, "failing_input_set": calls, "message": result.message,
-             "mismatches": [dataclasses.asdict(m) for m in result.mismatches],
-             "model": dataclasses.asdict(spec), "backend": dataclasses.asdict(backend), "repro": repro}
-    _write_json(folder / "case.json", entry)
-    _write_json(folder / "env.json", environment(ref.device))
-    (folder / "repro.py").write_text(render_script(repro), encoding="utf-8")
-    return folder, notes
 
 
 def _export_recipe(compiled: Any, folder: Path, notes: list) -> Any:
