@@ -66,8 +66,9 @@ print(f"container-test: JUnit OK: {len(cases)} testcases, all pass" + (", strict
 EOF
 
 # action.yml's docker-mode script, run as the runner runs it: its env with the inputs filled in, `docker` as
-# podman (host network: no bridge here), the prebuilt image, a workspace with the example config.
-mkdir -p "$work/bin" "$work/ws"
+# podman (host network: no bridge here), the prebuilt image, a workspace with the example config, and reports
+# outside the workspace (JSON, Markdown), which must land on this side too.
+mkdir -p "$work/bin" "$work/ws" "$work/runner-temp"
 cp -r "$repo/configs" "$work/ws/"
 printf '#!/bin/sh\nif [ "$1" = run ]; then shift; exec podman run --network=host "$@"; fi\nexec podman "$@"\n' >"$work/bin/docker"
 chmod +x "$work/bin/docker"
@@ -75,7 +76,7 @@ chmod +x "$work/bin/docker"
 : >"$work/summary.md"
 (cd "$work/ws" && PATH="$work/bin:$PATH" GITHUB_ACTION_PATH="$repo" GITHUB_WORKSPACE="$work/ws" \
   GITHUB_OUTPUT="$work/output" GITHUB_STEP_SUMMARY="$work/summary.md" GITHUB_ACTIONS=true CI=true \
-  "$py" - "$repo/action.yml" "$image" <<'EOF'
+  RUNNER_TEMP="$work/runner-temp" "$py" - "$repo/action.yml" "$image" "$work" <<'EOF'
 import os
 import re
 import sys
@@ -85,24 +86,33 @@ import yaml
 action = yaml.safe_load(open(sys.argv[1]))
 inputs = {name: str(spec.get("default", "")) for name, spec in action["inputs"].items()}
 inputs.update(config="configs/example.yaml", backends="eager,aot_eager", image=sys.argv[2],
-              junit_path="reports/junit.xml")
+              junit_path="reports/junit.xml", json_path=f"{sys.argv[3]}/elsewhere/results.json",
+              args=f"--markdown '{sys.argv[3]}/md dir/summary.md'")
+contexts = {"inputs": inputs, "github": {"action_repository": "", "action_ref": ""}}  # as for `uses: ./`
 (step,) = action["runs"]["steps"]
-env = {k: re.sub(r"\$\{\{ inputs\.(\w+) \}\}", lambda m: inputs[m.group(1)], str(v)) for k, v in step["env"].items()}
+env = {k: re.sub(r"\$\{\{ (inputs|github)\.(\w+) \}\}", lambda m: contexts[m.group(1)][m.group(2)], str(v))
+       for k, v in step["env"].items()}
 os.execvpe("bash", ["bash", "-c", step["run"]], {**os.environ, **env})
 EOF
 ) | tee "$work/action.log"
 took "action.yml docker mode run"
 
 grep -q '^total<<' "$work/output" || { echo "container-test: no outputs written" >&2; exit 1; }
-"$py" - "$work/output" "$work/summary.md" "$work/ws/reports/junit.xml" <<'EOF'
+"$py" - "$work/output" "$work/summary.md" "$work/ws/reports/junit.xml" "$work" <<'EOF'
+import json
 import sys
 
 lines = open(sys.argv[1]).read().split("\n")
 outputs = {line.split("<<")[0]: lines[i + 1] for i, line in enumerate(lines) if "<<" in line}
 assert outputs["total"] == outputs["passed"] == "12" and outputs["mismatched"] == "0", outputs
-assert outputs["junit_path"] == "reports/junit.xml", outputs
-assert open(sys.argv[2]).read().startswith("## verify-compile: ✅ 12 case(s)"), "summary"
+assert outputs["junit_path"] == "reports/junit.xml" and outputs["conclusion"] == "passed", outputs
+summary = open(sys.argv[2]).read()
+assert summary.startswith("## verify-compile: ✅"), "summary"
+assert open(outputs["summary_path"]).read() == summary, "summary_path is not the step summary"
 open(sys.argv[3]).close()
+# written inside the container, outside the workspace: on this side all the same
+assert len(json.load(open(f"{sys.argv[4]}/elsewhere/results.json"))["results"]) == 12
+assert open(f"{sys.argv[4]}/md dir/summary.md").read().startswith("## verify-compile: ✅")
 print(f"container-test: action outputs OK: {outputs}")
 EOF
 echo "container-test: all passed in $((SECONDS - start)) s"

@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 start=$SECONDS
 
-# torch first and pinned: an unpinned or ranged torch would pull a CUDA build of several GB.
-python -m pip install -q --disable-pip-version-check "torch==2.13.0"
+# torch first and pinned: an unpinned or ranged torch would pull a CUDA build of several GB. The repository's
+# workflow installs another supported torch first (CPU index) and names it here, so it is kept, not replaced.
+python -m pip install -q --disable-pip-version-check "torch==${TEST_TORCH_VERSION:-2.13.0}"
 python -m pip install -q --disable-pip-version-check -e ".[test]"
 
 # Headless Chromium renders the HTML report in its test; the container test installs podman itself.

@@ -39,6 +39,17 @@ models:
     function: models.py:relu_model
     inputs: [{args: [{shape: [8]}]}]
     backends: [inductor, relu_accuracy_error_TESTING_ONLY]
+  - name: graphs          # CUDA graphs: each call's outputs are overwritten by the next call, by design
+    model: models.py:MLP
+    inputs:
+      - args: [{shape: [64, 16]}]
+      - args: [{shape: [64, 16], dist: rand}]
+      - args: [{shape: [64, 16], dist: ones}]
+    backends: [{backend: inductor, mode: reduce-overhead}]
+  - name: graphs_twice    # one input set: the extra call that checks outputs survive is not made
+    function: models.py:twin_relu
+    inputs: [{args: [{shape: [32]}]}]
+    backends: [{backend: inductor, mode: reduce-overhead}]
 """
 
 
@@ -68,3 +79,12 @@ def test_cuda_oom_costs_one_case(results):
     r = results["oom[cuda_oom]"]
     assert r["outcome"] == "error" and r["phase"] == "compile" and "OutOfMemoryError" in r["message"]
     assert results["after_oom[relu_accuracy_error_TESTING_ONLY]"]["outcome"] == "mismatch"
+
+
+@pytest.mark.inductor
+def test_cuda_graph_overwrites_between_calls_are_not_mismatches(results):
+    for case_id in ("graphs[inductor-reduce-overhead]", "graphs_twice[inductor-reduce-overhead]"):
+        r = results[case_id]
+        assert r["outcome"] == "pass", (case_id, r["message"])
+        assert any("cudagraph_mark_step_begin" in n for n in r["notes"]), r["notes"]
+        assert not any(m["kind"] == "overwritten" for m in r["mismatches"])

@@ -1,3 +1,3 @@
 """verify-compile: prove that torch.compile gives the same answers as eager PyTorch."""
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"

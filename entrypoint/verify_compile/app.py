@@ -213,6 +213,14 @@ def _check_run_arguments(args: argparse.Namespace) -> None:
         raise ConfigError("--workers must be at least 1")
     if args.memory_limit and parse_size(args.memory_limit) < 2**26:
         raise ConfigError(f"--memory-limit {args.memory_limit} is too small for a worker", hint="e.g. 8G")
+    _check_memory_limit_works(args.memory_limit)
+
+
+def _check_memory_limit_works(memory_limit: Optional[str]) -> None:
+    """The pool reads each worker's resident size from /proc/<pid>/status: without /proc a limit would do nothing."""
+    if memory_limit and not Path("/proc/self/status").is_file():
+        raise ConfigError("--memory-limit needs /proc (Linux) to read a worker's memory, and this system has none",
+                          hint="drop --memory-limit here, or run on Linux (e.g. the action's docker mode)")
 
 
 def merged_meta(metas: list, cases: int) -> dict:

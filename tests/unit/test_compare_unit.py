@@ -14,8 +14,8 @@ def obs(output, inputs=((), {})) -> Observation:
     return Observation(output=output, inputs=inputs, state={}, grads={})
 
 
-def diffs(eager, compiled, fp64=None, tol=Tolerance()) -> list:
-    return compare_observations(obs(eager), obs(compiled), tol, fp64=(lambda: obs(fp64)) if fp64 is not None
+def diffs(eager, compiled, fp64=None) -> list:
+    return compare_observations(obs(eager), obs(compiled), Tolerance(), fp64=(lambda: obs(fp64)) if fp64 is not None
                                 else None)
 
 

@@ -13,6 +13,8 @@ from verify_compile.config.checker import Checker, show
 from verify_compile.config.dims import dynamic_dims, model_dims, sweep
 from verify_compile.config.spec import (
     DTYPES,
+    EXPORT,
+    SHIPPING_BACKENDS,
     BackendSpec,
     Config,
     InputSet,
@@ -96,15 +98,9 @@ def _model(entry: Any, line: int, defaults: LocDict, check: Checker) -> Optional
     name = entry.get("name")
     if check.typed(name, entry.line_of("name"), "'name'", (str,), "a string") and not NAME_RE.match(name):
         check.error(f"model name '{name}' may only use letters, digits, '_', '.' and '-'", entry.line_of("name"))
-    kinds = [k for k in ("model", "function") if k in entry]
-    if len(kinds) != 1:
-        check.error(f"model '{name}' needs exactly one of 'model:' (nn.Module class or factory) or 'function:'",
-                    entry.line)
+    kind = _kind(entry, name, check)
+    if kind is None:
         return None
-    kind = kinds[0]
-    check.target_exists(entry[kind], entry.line_of(kind), f"'{kind}'")
-    if "init" in entry and kind == "function":
-        check.error("'init' applies to 'model:' entries only", entry.line_of("init"))
     merged = LocDict(defaults)
     merged.key_lines = dict(defaults.key_lines)
     merged.update(entry)
@@ -115,23 +111,41 @@ def _model(entry: Any, line: int, defaults: LocDict, check: Checker) -> Optional
     scope = Scope(dims, merged.get("dtype") if merged.get("dtype") in DTYPES else "float32")
     init = input_set(entry["init"], entry.line_of("init"), check, "init", scope) if "init" in entry else InputSet()
     inputs, swept = _inputs(entry, scope, n_errors, check)
-    backends = values.get("backends") or (BackendSpec(id="inductor", backend="inductor"),)
-    xfail = values.get("xfail") or {}
-    ids = [b.id for b in backends]
-    for backend_id in xfail if "xfail" in entry else ():  # a default xfail may name backends a model skips
+    values["backends"] = values.get("backends") or (BackendSpec(id="inductor", backend="inductor"),)
+    values["xfail"] = dict(values.get("xfail") or {})
+    _check_combinations(name, entry, merged, values, check)
+    if len(check.errors) > n_errors:
+        return None
+    return ModelSpec(name=name, kind=kind, target=entry[kind], config_file=str(check.path),
+                     base_dir=str(check.base_dir), line=entry.line, init=init, inputs=inputs, dims=dims,
+                     dynamic_dims=dynamic_dims(dims, tuple(s for s in inputs or () if not s.label), swept),
+                     key_lines=dict(merged.key_lines), **values)
+
+
+def _kind(entry: LocDict, name: object, check: Checker) -> Optional[str]:
+    """'model' or 'function', whichever the entry names (exactly one), with its target checked."""
+    kinds = [k for k in ("model", "function") if k in entry]
+    if len(kinds) != 1:
+        check.error(f"model '{name}' needs exactly one of 'model:' (nn.Module class or factory) or 'function:'",
+                    entry.line)
+        return None
+    kind = kinds[0]
+    check.target_exists(entry[kind], entry.line_of(kind), f"'{kind}'")
+    if "init" in entry and kind == "function":
+        check.error("'init' applies to 'model:' entries only", entry.line_of("init"))
+    return kind
+
+
+def _check_combinations(name: object, entry: LocDict, merged: LocDict, values: dict, check: Checker) -> None:
+    """Keys that are each valid but do not fit together."""
+    ids = [b.id for b in values["backends"]]
+    for backend_id in values["xfail"] if "xfail" in entry else ():  # a default xfail may name backends a model skips
         if backend_id != "*" and backend_id not in ids:
             check.error(f"xfail names backend '{backend_id}', which model '{name}' does not run",
                         merged["xfail"].line_of(backend_id), did_you_mean(backend_id, ids))
     if values.get("min_speedup") is not None and values.get("benchmark") is False:
         check.error("'min_speedup' needs the latency that 'benchmark: false' turns off",
                     merged.line_of("min_speedup"), "drop one of them")
-    if len(check.errors) > n_errors:
-        return None
-    values.update(backends=backends, xfail=dict(xfail))
-    return ModelSpec(name=name, kind=kind, target=entry[kind], config_file=str(check.path),
-                     base_dir=str(check.base_dir), line=entry.line, init=init, inputs=inputs, dims=dims,
-                     dynamic_dims=dynamic_dims(dims, tuple(s for s in inputs or () if not s.label), swept),
-                     key_lines=dict(merged.key_lines), **values)
 
 
 def _dims(defaults: LocDict, entry: LocDict, check: Checker) -> dict:
@@ -204,6 +218,8 @@ def _backend(item: Any, line: int, check: Checker) -> Optional[BackendSpec]:
                                   ("fullgraph", (bool,), "true or false"), ("id", (str,), "a string")):
         if key in item:
             check.typed(item[key], item.line_of(key), f"'{key}'", kinds, kind_name)
+    if name in SHIPPING_BACKENDS:
+        _shipping_keys(item, name, check)
     backend_id = item.get("id") or _default_backend_id(name) + (f"-{item['mode']}" if item.get("mode") else "")
     if not NAME_RE.match(str(backend_id)):
         check.error(f"backend id '{backend_id}' may only use letters, digits, '_', '.' and '-'",
@@ -211,6 +227,17 @@ def _backend(item: Any, line: int, check: Checker) -> Optional[BackendSpec]:
     return BackendSpec(id=str(backend_id), backend=name, mode=item.get("mode"),
                        options=dict(item["options"]) if isinstance(item.get("options"), dict) else None,
                        dynamic=item.get("dynamic"), fullgraph=bool(item.get("fullgraph", False)), line=line)
+
+
+def _shipping_keys(item: LocDict, name: str, check: Checker) -> None:
+    """torch.compile's knobs mean nothing to a program exported once and run as it is."""
+    for key in ("mode", "dynamic", "fullgraph") + (("options",) if name == EXPORT else ()):
+        if key in item:
+            hint = ("name dims and sweep them (dims:, sweep:) to export them as dynamic" if key == "dynamic" else
+                    "options are inductor options, for aot_inductor" if key == "options" else
+                    f"'{name}' exports the whole model into one graph and compiles it ahead of time")
+            check.error(f"'{key}' does not apply to backend '{name}' (it is a torch.compile setting)",
+                        item.line_of(key), hint)
 
 
 def _default_backend_id(name: str) -> str:

@@ -11,6 +11,7 @@ from typing import Callable, Optional
 
 from verify_compile.config.spec import RunSettings
 from verify_compile.engine.compare import Observation
+from verify_compile.engine.compilers import Compiled
 from verify_compile.engine.reference import Reference
 from verify_compile.orchestration.cases import Case
 from verify_compile.results import CaseResult
@@ -20,15 +21,16 @@ _MIN_BISECT_S = 10.0  # less than this cannot even import torch and compile once
 
 
 def diagnose(case: Case, ref: Reference, set_index: int, observed: Observation, result: CaseResult,
-             settings: RunSettings, on_phase: Callable[[str], None], started: float) -> None:
+             settings: RunSettings, on_phase: Callable[[str], None], started: float,
+             compiled: Optional[Compiled] = None) -> None:
     """Attach diagnostics to a mismatch result. Never raises: a diagnosis that fails leaves a note.
 
     `set_index` is the 0-based input set that mismatched; `started` is the case's time.perf_counter() start,
-    so work here can stay inside the case's timeout."""
+    so work here can stay inside the case's timeout; `compiled` is what was verified (its package is kept)."""
     try:
         bundle = None
         if settings.repro_dir:
-            bundle = _bundle(case, ref, set_index, observed, result, Path(settings.repro_dir))
+            bundle = _bundle(case, ref, set_index, observed, result, Path(settings.repro_dir), compiled)
             if bundle is not None:
                 result.artifacts.append(str(bundle))
                 result.details += (f"\n\nrepro bundle: {bundle}\nrecreate the mismatch outside verify-compile: "
@@ -40,11 +42,11 @@ def diagnose(case: Case, ref: Reference, set_index: int, observed: Observation, 
 
 
 def _bundle(case: Case, ref: Reference, set_index: int, observed: Observation, result: CaseResult,
-            root: Path) -> Optional[Path]:
+            root: Path, compiled: Optional[Compiled] = None) -> Optional[Path]:
     from verify_compile.engine.repro import write_bundle
 
     try:
-        folder, notes = write_bundle(case, ref, set_index, observed, result, root)
+        folder, notes = write_bundle(case, ref, set_index, observed, result, root, compiled)
     except Exception as e:
         result.notes.append(f"no repro bundle ({type(e).__name__}: {e})")
         return None
@@ -56,6 +58,10 @@ def _bisect(case: Case, ref: Reference, set_index: int, observed: Observation, r
             bundle: Optional[Path], on_phase: Callable[[str], None], started: float) -> None:
     from verify_compile.engine.bisection import run_bisect
 
+    if case.backend.is_shipping:
+        result.notes.append(f"not bisected: CompilerBisector bisects torch.compile, and '{case.backend.backend}' "
+                            "does not go through torch.compile; run the bundle's repro.py to inspect it")
+        return
     if case.backend.backend != "inductor":
         result.notes.append(f"not bisected: CompilerBisector bisects inductor, and this case's backend is "
                             f"'{case.backend.backend}'")

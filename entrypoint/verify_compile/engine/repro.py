@@ -44,33 +44,53 @@ def safe_name(case_id: str) -> str:
 
 
 def write_bundle(case: Case, ref: Reference, set_index: int, observed: Observation, result: CaseResult,
-                 root: Path) -> tuple:
-    """Write the bundle of the mismatch on input set `set_index` under `root`; (folder, notes)."""
+                 root: Path, compiled: Any = None) -> tuple:
+    """Write the bundle of the mismatch on input set `set_index` under `root`; (folder, notes). `compiled`
+    (engine.compilers.Compiled) is what was verified: a shipped program is re-exported the same way, and the
+    AOTInductor package that was verified is kept as package.pt2."""
     folder = root / safe_name(case.id)
     if (folder / "case.json").is_file():
         shutil.rmtree(folder)  # a bundle from an earlier run: stale files must not mix with new ones
     (folder / "src").mkdir(parents=True, exist_ok=True)
-    spec, backend = case.model, case.backend
+    spec = case.model
     calls = set_index + 1
-    notes = []
-    copies: dict = {}
-    target = _copy_source(spec.target, spec.base_dir, folder, copies)
-    backend_target = _copy_source(backend.backend, spec.base_dir, folder, copies) if backend.is_custom \
-        else backend.backend
-    _save(ref.input_sets[:calls], folder / "inputs.pt", notes)
+    notes: list = []
+    _save_tensors(ref, set_index, observed, folder, notes)
+    if Path(spec.config_file).is_file():
+        (folder / "config").mkdir(exist_ok=True)
+        shutil.copy2(spec.config_file, folder / "config" / Path(spec.config_file).name)
+    repro = _recipe(case, ref, calls, folder, notes)
+    repro["export"] = _export_recipe(compiled, folder, notes)
+    entry = {"case_id": case.id, "failing_input_set": calls, "message": result.message,
+             "mismatches": [dataclasses.asdict(m) for m in result.mismatches],
+             "model": dataclasses.asdict(spec), "backend": dataclasses.asdict(case.backend), "repro": repro}
+    _write_json(folder / "case.json", entry)
+    _write_json(folder / "env.json", environment(ref.device))
+    (folder / "repro.py").write_text(render_script(repro), encoding="utf-8")
+    return folder, notes
+
+
+def _save_tensors(ref: Reference, set_index: int, observed: Observation, folder: Path, notes: list) -> None:
+    """Inputs of every call up to the failing one, weights, constructor arguments, and both results."""
+    spec = ref.spec
+    _save(ref.input_sets[:set_index + 1], folder / "inputs.pt", notes)
     if ref.module is not None:
         _save(ref.module.state_dict(), folder / "state.pt", notes, check=False)  # tensors only: always loadable
         _save(materialize(spec.init, spec.seed, ref.device, torch_dtype(spec.dtype)), folder / "init.pt", notes)
     _save(flatten_observation(ref.eager[set_index]), folder / "eager.pt", notes)
     _save(flatten_observation(observed), folder / "compiled.pt", notes)
-    if Path(spec.config_file).is_file():
-        (folder / "config").mkdir(exist_ok=True)
-        shutil.copy2(spec.config_file, folder / "config" / Path(spec.config_file).name)
-    repro = {
+
+
+def _recipe(case: Case, ref: Reference, calls: int, folder: Path, notes: list) -> dict:
+    """What repro.py needs to rebuild the case: the model, the backend and torch's settings."""
+    spec, backend = case.model, case.backend
+    copies: dict = {}
+    return {
         "case_id": case.id,
         "kind": "function" if ref.module is None else "model",
-        "target": target,
-        "backend": backend_target,
+        "target": _copy_source(spec.target, spec.base_dir, folder, copies),
+        "backend": _copy_source(backend.backend, spec.base_dir, folder, copies) if backend.is_custom
+        else backend.backend,
         "mode": backend.mode,
         "options": _plain(backend.options or {}),
         "dynamic": backend.dynamic,
@@ -87,13 +107,21 @@ def write_bundle(case: Case, ref: Reference, set_index: int, observed: Observati
                                in DEFAULT_TOLERANCES.items()},
         "search_path": ["src", spec.base_dir],
     }
-    entry = {"case_id": case.id, "failing_input_set": calls, "message": result.message,
-             "mismatches": [dataclasses.asdict(m) for m in result.mismatches],
-             "model": dataclasses.asdict(spec), "backend": dataclasses.asdict(backend), "repro": repro}
-    _write_json(folder / "case.json", entry)
-    _write_json(folder / "env.json", environment(ref.device))
-    (folder / "repro.py").write_text(render_script(repro), encoding="utf-8")
-    return folder, notes
+
+
+def _export_recipe(compiled: Any, folder: Path, notes: list) -> Any:
+    """How a shipped program was exported (the dims exported as dynamic: [path, dim, name or null]), with the
+    verified package copied beside the script; None for torch.compile."""
+    if compiled is None or compiled.program is None:
+        return None
+    if compiled.package is not None:
+        shutil.copy2(compiled.package, folder / "package.pt2")
+    try:
+        torch.export.save(compiled.program, str(folder / "program.pt2"))
+    except Exception as e:  # the bundle re-exports anyway; the saved program is for inspection
+        notes.append(f"repro bundle: the exported program could not be saved ({type(e).__name__})")
+    return {"dynamic": [[list(path), dim, name] for path, dim, name in compiled.dynamic],
+            "package": "package.pt2" if compiled.package is not None else None}
 
 
 def render_script(repro: dict) -> str:

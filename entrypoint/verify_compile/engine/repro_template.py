@@ -1,7 +1,9 @@
-"""Standalone repro of a torch.compile mismatch that verify-compile found.
+"""Standalone repro of a mismatch that verify-compile found under torch.compile, torch.export or AOTInductor.
 
-    python repro.py            run eager and torch.compile on the saved inputs; exit 1 if they still disagree
+    python repro.py            run eager and the compiled model on the saved inputs; exit 1 if they still disagree
     python repro.py --bisect   find the first bad compiler stage with PyTorch's CompilerBisector (inductor)
+    python repro.py --saved    (export, aot_inductor) run the saved program.pt2 / package.pt2 that was verified,
+                               instead of exporting and packaging again
 
 Needs only torch. It replays every input set up to the failing one, in order, because the compiled model saw
 them all (a bug that depends on earlier calls, such as a stale cache, reproduces too), with the RNG reset before
@@ -10,6 +12,8 @@ each call exactly as verify-compile did. Files next to this script:
   state.pt, init.pt     the model's weights before any call, and its constructor arguments (models only)
   eager.pt, compiled.pt what verify-compile saw on the failing call, leaf by leaf
   case.json, env.json   the exact config entry, and the environment it ran in
+  package.pt2           (aot_inductor) the AOTInductor package that was verified, loadable from C++ too
+  program.pt2           (export, aot_inductor) the exported program, for torch.export.load
   src/, config/         copies of the model and backend sources, and of the config file
 The verdict is verify-compile's own when it is importable (the case's tolerance, then a float64 reference for
 close calls); without it, a plain allclose with the case's tolerance, which is at least as strict.
@@ -22,6 +26,7 @@ import dataclasses
 import functools
 import importlib
 import importlib.util
+import inspect
 import json
 import math
 import random
@@ -41,19 +46,28 @@ CASE: dict = {}
 # ---- end of the case ----
 
 BISECT_MARKER = "verify-compile-bisect: "
+SAVED: list = []  # [True] with --saved
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bisect", action="store_true",
                         help="find the first bad backend stage / subsystem with CompilerBisector; prints JSON")
+    parser.add_argument("--saved", action="store_true",
+                        help="export, aot_inductor: run the saved program or package instead of building again")
     args = parser.parse_args()
     sys.dont_write_bytecode = True  # importing the copied sources must not add __pycache__ folders to the bundle
     configure()
+    SAVED.append(args.saved)
     if args.bisect:
+        if CASE.get("export"):
+            print(f"CompilerBisector bisects torch.compile; '{CASE['backend']}' does not go through it")
+            return 2
         return bisect()
-    print(f"{CASE['case_id']}: {CASE['target']} under torch.compile(backend={CASE['backend']!r}), "
-          f"{len(CASE['seeds'])} call(s), torch {torch.__version__}")
+    how = f"torch.compile(backend={CASE['backend']!r})" if not CASE.get("export") else (
+        ("the saved" if args.saved else "a rebuilt") + (" exported program" if CASE["backend"] == "export" else
+                                                        " AOTInductor package"))
+    print(f"{CASE['case_id']}: {CASE['target']} under {how}, {len(CASE['seeds'])} call(s), torch {torch.__version__}")
     print("verdict: " + ("verify-compile's (tolerance, then float64 arbitration)" if verdict() else
                          "allclose with the case's tolerance (verify-compile is not installed)"))
     if reproduce(verbose=True):
@@ -91,9 +105,14 @@ def reproduce(verbose: bool) -> bool:
             print("note: eager here differs from what verify-compile saw (other torch, device or hardware?):")
             print("\n".join(f"  {d}" for d in drift))
     model, fn = build()
-    compiled = torch.compile(fn, **compile_kwargs())
+    compiled, model = make_compiled(model, fn, sets) if CASE.get("export") else (
+        torch.compile(fn, **compile_kwargs()), model)
     for i, ((args, kwargs), seed) in enumerate(zip(sets, CASE["seeds"])):
-        diffs = differences(eager[i], observe(compiled, model, args, kwargs, seed), fp64=functools.partial(fp64, i))
+        seen = observe(compiled, model, args, kwargs, seed)
+        keys = None if not CASE.get("export") else [  # state that only one side holds (a package's weights)
+            k for k in dict.fromkeys(list(eager[i]) + list(seen))
+            if not k.startswith(("param ", "buffer ")) or (k in eager[i] and k in seen)]
+        diffs = differences(eager[i], seen, keys=keys, fp64=functools.partial(fp64, i))
         if diffs:
             if verbose:
                 print(f"call {i + 1} of {len(sets)} ({CASE['labels'][i]}): {len(diffs)} difference(s)")
@@ -187,6 +206,78 @@ def compile_kwargs() -> dict:
     if CASE["options"]:
         kwargs["options"] = dict(CASE["options"])
     return kwargs
+
+
+def make_compiled(model: Optional[torch.nn.Module], fn: Callable, sets: list) -> tuple:
+    """(callable, module whose state is compared): exported with the first input set, the recorded dims
+    dynamic, as verify-compile did; under aot_inductor, compiled into a package and loaded back."""
+    recipe, saved = CASE["export"], bool(SAVED and SAVED[0])
+    if saved and recipe["package"]:
+        return torch._inductor.aoti_load_package(str(HERE / recipe["package"])), None
+    if saved:
+        program = torch.export.load(str(HERE / "program.pt2"))
+    else:
+        target = model if model is not None else function_module(fn)
+        args, kwargs = sets[0]
+        program = torch.export.export(target, tuple(args), dict(kwargs),
+                                      dynamic_shapes=dynamic_shapes(target, args, kwargs, recipe["dynamic"]))
+    if CASE["backend"] == "export":
+        exported = program.module()
+        return exported, exported
+    path = torch._inductor.aoti_compile_and_package(program, package_path=str(HERE / "rebuilt.pt2"),
+                                                    inductor_configs=dict(CASE["options"]))
+    return torch._inductor.aoti_load_package(path), None
+
+
+class FunctionModule(torch.nn.Module):
+    """A plain function as a module, which is what torch.export takes."""
+
+    def __init__(self, fn: Callable) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+
+def function_module(fn: Callable) -> torch.nn.Module:
+    """`fn` as a module whose forward() shows fn's own signature, as verify-compile exported it."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return FunctionModule(fn)
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
+
+    def forward(self: FunctionModule, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+    forward.__signature__ = signature.replace(parameters=[self_param, *signature.parameters.values()],
+                                              return_annotation=inspect.Signature.empty)
+    return type("FunctionModule", (FunctionModule,), {"forward": forward})(fn)
+
+
+def dynamic_shapes(target: torch.nn.Module, args: tuple, kwargs: dict, dynamic: list) -> Optional[dict]:
+    """torch.export's dynamic_shapes from [path, dim, name]: paths start with forward()'s parameter name."""
+    if not dynamic:
+        return None
+    from torch.export import Dim
+
+    dims: dict = {}
+    by_path: dict = {}
+    for path, d, name in dynamic:
+        spec = Dim.AUTO if name is None else dims.setdefault(name, Dim(name, min=1))
+        by_path.setdefault(tuple(path), {})[d] = spec
+
+    def tree(value: Any, path: tuple) -> Any:
+        if isinstance(value, torch.Tensor):
+            return by_path.get(path)
+        if isinstance(value, dict):
+            return {k: tree(v, path + (k,)) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            items = [tree(v, path + (i,)) for i, v in enumerate(value)]
+            return items if isinstance(value, list) else tuple(items)
+        return None
+    arguments = inspect.signature(target.forward).bind(*args, **kwargs).arguments
+    return {name: tree(value, (name,)) for name, value in arguments.items()}
 
 
 def build() -> tuple:

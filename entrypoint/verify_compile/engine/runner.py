@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from typing import Callable, Optional
 
 import torch
+from torch.fx._lazy_graph_module import _force_skip_lazy_graph_module
 
 from verify_compile import results as R
-from verify_compile.config.spec import BackendSpec, RunSettings
+from verify_compile.config.spec import RunSettings
 from verify_compile.engine.calls import call_once, overwritten
-from verify_compile.engine.compare import compare_observations
+from verify_compile.engine.compare import Observation, compare_observations
+from verify_compile.engine.compilers import Compiled, CompileTracker, build, is_compile_error
 from verify_compile.engine.diagnostics import diagnose
+from verify_compile.engine.exporting import PhaseError
 from verify_compile.engine.health import cache_stats, compile_seconds, read_health, reset_counters
-from verify_compile.engine.loading import LoadError, resolve_backend
+from verify_compile.engine.loading import LoadError
 from verify_compile.engine.perf import measure
 from verify_compile.engine.reference import Reference, ReferenceCache
-from verify_compile.errors import did_you_mean, exception_summary
+from verify_compile.errors import exception_summary
 from verify_compile.orchestration.cases import Case
-from verify_compile.results import CaseResult, Mismatch, set_error
+from verify_compile.results import CaseResult, Health, Mismatch, set_error
 
 
 def resolve_device(requested: str) -> tuple:
@@ -43,6 +47,9 @@ def run_case(case: Case, refs: ReferenceCache, on_phase: Callable[[str], None] =
     result = CaseResult(case_id=case.id, index=case.index, model=spec.name, backend=case.backend.id,
                         config=spec.config_file, line=spec.line, outcome=R.PASS, dtype=spec.dtype)
     device, skip_reason = resolve_device(spec.device)
+    if device is not None and spec.train and case.backend.is_shipping:
+        device, skip_reason = None, (f"train: true under '{case.backend.backend}': exporting training graphs "
+                                     "(forward and backward) is out of scope; verify the inference model")
     if device is None:
         result.outcome, result.message = R.SKIP, skip_reason
         return result
@@ -56,71 +63,119 @@ def run_case(case: Case, refs: ReferenceCache, on_phase: Callable[[str], None] =
         result.mismatches = ref.flaky
         result.message = ("eager disagrees with itself, so no verdict is possible: "
                           + ref.flaky[0].summary)
-        result.details = _located(ref, ref.flaky, "eager run 1 vs eager run 2")
+        result.details = _located(ref.flaky, "eager run 1 vs eager run 2")
     else:
-        _verify(case, ref, result, on_phase, settings, start)
+        # PyTorch's own tests compile this way: it only turns off lazy code generation of graph modules, which
+        # the TorchScript backend ("ts") cannot script.
+        with _force_skip_lazy_graph_module():
+            _verify(case, ref, result, on_phase, settings, start)
     result.duration = time.perf_counter() - start
     return result  # an observation: the parent judges it (judgement/judge.py)
 
 
 def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[str], None],
             settings: RunSettings, started: float) -> None:
-    spec, backend_spec = case.model, case.backend
     reset_counters()
-    phase = R.COMPILE
     tracker = CompileTracker(on_phase)
+    compiled = None
+    phase = R.EXPORT if case.backend.is_shipping else R.COMPILE
     try:
-        on_phase(R.COMPILE)
-        _apply_dynamo_config(spec.dynamo_config)  # the worker restores torch's config after every case
-        backend = resolve_backend(backend_spec, spec.base_dir)
-        module = ref.fresh_module()
-        target = module if module is not None else ref.fn
-        compiled = torch.compile(target, **_compile_kwargs(backend_spec, backend))
-        calls = []
-        for i, (args, kwargs) in enumerate(ref.input_sets):
-            phase = tracker.run_phase = f"{R.RUN} (input set {i + 1})"
-            on_phase(phase)
-            with tracker:
-                observed = call_once(compiled, module, args, kwargs, ref.seed_for(i), spec.train, ref.pristine)
-            calls.append(observed)
-            phase = R.COMPARE
-            diffs = compare_observations(ref.eager[i], observed, spec.tolerance,
-                                         fp64=lambda i=i: ref.fp64(i), pristine=ref.pristine)
-            if diffs:
-                for d in diffs:
-                    d.input_set = i + 1
-                result.outcome, result.mismatches = R.MISMATCH, diffs
-                more = f" (+{len(diffs) - 1} more)" if len(diffs) > 1 else ""
-                result.message = f"{ref.set_name(i)}: {diffs[0].summary}{more}"
-                result.details = _located(ref, diffs, ref.labels[i])
-                diagnose(case, ref, i, observed, result, settings, on_phase, started)
-                break
-        else:
-            _check_outputs_kept(ref, calls + ref.extra_call(compiled, module), result)
+        on_phase(phase)
+        _apply_dynamo_config(case.model.dynamo_config)  # the worker restores torch's config after every case
+        compiled = build(case, ref, on_phase)
+        result.notes += compiled.notes
+        _run_sets(case, ref, compiled, result, tracker, settings, started)
     except Exception as e:
-        if phase != R.COMPARE:
-            phase = R.COMPILE if tracker.compiling or _is_compile_error(e) else R.RUN
-        message = str(e) if isinstance(e, LoadError) else exception_summary(e)
-        set_error(result, phase, message, traceback.format_exc())
+        message = str(e) if isinstance(e, (LoadError, PhaseError)) else exception_summary(e)
+        set_error(result, _phase_of(e, tracker, compiled, case.backend.is_shipping), message, traceback.format_exc())
+    try:
+        _record_health(case, ref, compiled, result)
+        if result.outcome == R.PASS and case.model.benchmark:
+            _measure(ref, compiled, result)
+    finally:
+        if compiled is not None:
+            compiled.cleanup()
+
+
+def _run_sets(case: Case, ref: Reference, compiled: Compiled, result: CaseResult, tracker: CompileTracker,
+              settings: RunSettings, started: float) -> None:
+    """Every input set through the same compiled object, in order; the first that differs ends the case."""
+    spec = case.model
+    calls = []
+    for i, (args, kwargs) in enumerate(ref.input_sets):
+        tracker.run_phase = f"{R.RUN} (input set {i + 1})"
+        tracker.on_phase(tracker.run_phase)
+        compiled.check(args, kwargs, i)
+        with tracker:
+            observed = call_once(compiled.call, compiled.module, args, kwargs, ref.seed_for(i), spec.train,
+                                 ref.pristine)
+        tracker.run_phase = R.COMPARE
+        if not compiled.keeps_outputs:
+            observed.raw_output = None  # overwritten by the next call by design; a copy was taken
+        calls.append(_comparable(observed, compiled))
+        diffs = compare_observations(_comparable(ref.eager[i], compiled), calls[-1], spec.tolerance,
+                                     fp64=lambda i=i: _comparable(ref.fp64(i), compiled), pristine=ref.pristine)
+        if diffs:
+            for d in diffs:
+                d.input_set = i + 1
+            result.outcome, result.mismatches = R.MISMATCH, diffs
+            more = f" (+{len(diffs) - 1} more)" if len(diffs) > 1 else ""
+            result.message = f"{ref.set_name(i)}: {diffs[0].summary}{more}"
+            result.details = _located(diffs, ref.labels[i])
+            diagnose(case, ref, i, observed, result, settings, tracker.on_phase, started, compiled)
+            return
+    if compiled.keeps_outputs:
+        _check_outputs_kept(ref, calls + ref.extra_call(compiled.call, compiled.module), result)
+
+
+def _comparable(obs: Optional[Observation], compiled: Compiled) -> Optional[Observation]:
+    """The observation without the module state this kind of compiled object cannot show (a package's
+    weights), so eager's changes there are not held against it."""
+    if obs is None or compiled.comparable is None:
+        return obs
+    return dataclasses.replace(obs, state={k: v for k, v in obs.state.items() if k in compiled.comparable})
+
+
+def _phase_of(e: BaseException, tracker: CompileTracker, compiled: Optional[Compiled], shipping: bool) -> str:
+    if isinstance(e, PhaseError):
+        return e.phase
+    if tracker.run_phase == R.COMPARE:
+        return R.COMPARE
+    if compiled is None:  # building failed: torch.compile itself, or the export before a shipped program
+        return R.EXPORT if shipping else R.COMPILE
+    if compiled.uses_dynamo and (tracker.compiling or is_compile_error(e)):
+        return R.COMPILE
+    return R.RUN
+
+
+def _record_health(case: Case, ref: Reference, compiled: Optional[Compiled], result: CaseResult) -> None:
+    if ref.fp64_note:
+        result.notes.append(ref.fp64_note)
+    if case.backend.is_shipping:
+        # torch.export traces the whole model into one graph or fails; dynamo's counters say nothing about it
+        result.health = Health(graphs=1 if compiled is not None else 0)
+        result.compile_time = compiled.seconds if compiled is not None else None
+        result.cache = cache_stats()
+        return
     result.health = read_health()
     result.compile_time = compile_seconds()
     result.cache = cache_stats()
-    if ref.fp64_note:
-        result.notes.append(ref.fp64_note)
     if result.outcome == R.PASS and result.health.graphs == 0:
         why = "; ".join(result.health.break_reasons) or "dynamo recorded no reason: does the code run any tensor op?"
         if "RNN" in why:
             why += "; to compile RNN modules set dynamo_config: {allow_rnn: true}"
         set_error(result, R.COMPILE, f"torch.compile captured no graph, so nothing was verified ({why})",
-               "dynamo compiled 0 graphs: every frame ran eagerly.\nReasons:\n"
-               + "\n".join(f"- {r}" for r in result.health.break_reasons))
-    if result.outcome == R.PASS and spec.benchmark:
-        args, kwargs = ref.input_sets[0]
-        eager_target = ref.fresh_module() if ref.module is not None else ref.fn
-        try:
-            result.perf = measure(eager_target, compiled, args, kwargs, ref.device, grad=spec.train)
-        except Exception as e:  # timing is extra information: it never changes the verdict
-            result.notes.append(f"latency not measured ({exception_summary(e)})")
+                  "dynamo compiled 0 graphs: every frame ran eagerly.\nReasons:\n"
+                  + "\n".join(f"- {r}" for r in result.health.break_reasons))
+
+
+def _measure(ref: Reference, compiled: Compiled, result: CaseResult) -> None:
+    args, kwargs = ref.input_sets[0]
+    eager_target = ref.fresh_module() if ref.module is not None else ref.fn
+    try:
+        result.perf = measure(eager_target, compiled.call, args, kwargs, ref.device, grad=ref.spec.train)
+    except Exception as e:  # timing is extra information: it never changes the verdict
+        result.notes.append(f"latency not measured ({exception_summary(e)})")
 
 
 def _check_outputs_kept(ref: Reference, calls: list, result: CaseResult) -> None:
@@ -136,75 +191,17 @@ def _check_outputs_kept(ref: Reference, calls: list, result: CaseResult) -> None
         f"{leaf} of input set {i + 1} changed when the compiled object was called again (eager's output "
         "stays as it was returned)")) for i, leaf in late]
     result.message = f"input set {late[0][0] + 1}: {result.mismatches[0].summary}"
-    result.details = _located(ref, result.mismatches, "outputs checked after the last call")
-
-
-class CompileTracker:
-    """Knows whether dynamo is compiling right now, so an exception or a hang is put in the right phase:
-    the first call of a compiled object both compiles and runs it."""
-
-    def __init__(self, on_phase: Callable[[str], None]) -> None:
-        self.on_phase = on_phase
-        self.compiling = False
-        self.run_phase = R.RUN
-
-    def _start(self, *args: object) -> None:
-        self.compiling = True
-        self.on_phase(R.COMPILE)
-
-    def _end(self, *args: object) -> None:
-        self.compiling = False
-        self.on_phase(self.run_phase)
-
-    def __enter__(self) -> CompileTracker:
-        handler = _callback_handler()
-        if handler is not None:
-            handler.register_start_callback(self._start)
-            handler.register_end_callback(self._end)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        handler = _callback_handler()
-        if handler is not None:
-            handler.remove_start_callback(self._start)
-            handler.remove_end_callback(self._end)
-
-
-def _callback_handler() -> Optional[object]:
-    try:  # compile callbacks exist from torch 2.5 on; before that, phases are coarser
-        from torch._dynamo.callback import callback_handler
-    except ImportError:
-        return None
-    return callback_handler
+    result.details = _located(result.mismatches, "outputs checked after the last call")
 
 
 def _apply_dynamo_config(options: dict) -> None:
     import torch._dynamo.config as dynamo_config
 
-    for key, value in options.items():
-        if not hasattr(dynamo_config, key):
-            hint = did_you_mean(key, list(dynamo_config.get_config_copy()))
-            raise LoadError(f"dynamo_config: torch._dynamo.config has no option '{key}'"
-                            + (f"; {hint}" if hint else ""))
+    for key, value in options.items():  # names were checked against this torch before the run started
         setattr(dynamo_config, key, value)
 
 
-def _compile_kwargs(spec: BackendSpec, backend: object) -> dict:
-    kwargs = {"backend": backend, "fullgraph": spec.fullgraph, "dynamic": spec.dynamic}
-    if spec.mode:
-        kwargs["mode"] = spec.mode
-    if spec.options:
-        kwargs["options"] = dict(spec.options)
-    return kwargs
-
-
-def _is_compile_error(e: BaseException) -> bool:
-    import torch._dynamo.exc as exc
-
-    return isinstance(e, (exc.TorchDynamoException, LoadError))
-
-
-def _located(ref: Reference, diffs: list, label: str) -> str:
+def _located(diffs: list, label: str) -> str:
     lines = [f"{label}: {len(diffs)} difference(s)"]
     lines += [f"  {d.summary}" for d in diffs]
     return "\n".join(lines)

@@ -5,17 +5,22 @@ through the CLI itself, then tells the runner about the results: outputs in `$GI
 summary in `$GITHUB_STEP_SUMMARY`, and `::error` annotations on the failing models' lines in their configs.
 Everything the run prints (progress, exception text, a model's own output) is fenced with `::stop-commands::`,
 so no text the tool does not control can run as a workflow command. The exit code is the CLI's.
+The same Markdown is always written to a file (output `summary_path`); inputs `summary` and `annotations` turn
+the step summary and the annotations off.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import secrets
 import shlex
 import site
 import subprocess
 import sys
 import sysconfig
+import tempfile
+import time
 import traceback
 from contextlib import contextmanager
 from typing import Iterator, Mapping, Optional
@@ -52,39 +57,60 @@ def _main(argv: list[str], signals: StopSignals) -> int:
     env = os.environ
     try:
         args, junit = build_args(env, argv)
+        show_summary = parse_bool(read_input(env, "summary", "true"), "summary")
+        annotate = parse_bool(read_input(env, "annotations", "true"), "annotations")
     except (ValueError, ConfigError) as e:
         _emit(command("error", str(e), title="verify-compile: bad action input"))
         return USAGE_EXIT
+    start = time.monotonic()
     with fenced_log():
         code = _install(read_input(env, "extra_requirements"))
         run, problems = None, []
         if code == 0:
             code, run, problems = _run_cli(args, signals)
+    seconds = time.monotonic() - start
     workspace = env.get("GITHUB_WORKSPACE") or os.getcwd()
     if run is None:
-        _nothing_ran(env, code, problems, workspace)
-        results: list = []
+        summary = _nothing_ran(code, problems, workspace, annotate)
     else:
-        results = run.results
-        print_failures(results, workspace)
-        append_file(env.get("GITHUB_STEP_SUMMARY"), render_markdown(run) + "\n")
-    append_file(env.get("GITHUB_OUTPUT"), format_outputs(outputs(run, junit)))
+        print_failures(run.results, workspace, annotate)
+        summary = render_markdown(run) + "\n"
+    summary_path = write_summary(env, summary)
+    if show_summary:
+        append_file(env.get("GITHUB_STEP_SUMMARY"), summary)
+    append_file(env.get("GITHUB_OUTPUT"), format_outputs(outputs(run, junit, seconds, summary_path)))
     return code
 
 
-def _nothing_ran(env: Mapping[str, str], code: int, problems: list, workspace: str) -> None:
-    """Annotations and a step summary for a run that stopped before any case ran."""
-    for problem in problems[:MAX_ANNOTATIONS]:  # each configuration problem on its own line of its file
+def _nothing_ran(code: int, problems: list, workspace: str, annotate: bool) -> str:
+    """Annotations for a run that stopped before any case ran, and its summary's text."""
+    for problem in problems[:MAX_ANNOTATIONS] if annotate else ():  # each problem on its own line of its file
         _emit(command("error", problem.message + (f" ({problem.hint})" if problem.hint else ""),
                       file=workspace_path(problem.file, workspace) if problem.file else None,
                       line=problem.line, title="verify-compile: configuration"))
-    if not problems:
+    if annotate and not problems:
         _emit(command("error", f"verify-compile stopped before any case ran (exit code {code}); see the log "
                       "above", title="verify-compile"))
     why = "; the step's log says why.\n"
     if problems:
         why = "; the configuration has problems:\n\n" + code_block(_capped([str(p) for p in problems]))
-    append_file(env.get("GITHUB_STEP_SUMMARY"), f"## verify-compile: nothing was run\n\nExit code {code}{why}")
+    return f"## verify-compile: nothing was run\n\nExit code {code}{why}"
+
+
+def write_summary(env: Mapping[str, str], text: str) -> str:
+    """The summary's Markdown in a file on the runner (output `summary_path`): where action.yml says (a folder it
+    mounts in docker mode), else in the runner's temp folder. Empty when it cannot be written."""
+    path = env.get("VC_SUMMARY_PATH") or os.path.join(
+        env.get("RUNNER_TEMP") or tempfile.gettempdir(), f"verify-compile-summary-{secrets.token_hex(4)}.md")
+    try:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        _emit(command("warning", f"could not write the summary file {path}: {e.strerror or e}",
+                      title="verify-compile"))
+        return ""
+    return path
 
 
 def _capped(lines: list, limit: int = LIMIT_BYTES - 4096) -> str:
@@ -141,8 +167,10 @@ def _asks_for_help(arg: str) -> bool:
 
 
 def _paths(text: str) -> list:
-    """Space- or newline-separated paths, globs expanded (a pattern matching nothing is kept, so the CLI names it)."""
-    return list(dict.fromkeys(f for pattern in shlex.split(text) for f in (sorted(glob.glob(pattern)) or [pattern])))
+    """Space- or newline-separated paths, globs expanded (`**` recursing into folders); a pattern matching nothing
+    is kept, so the CLI names it."""
+    return list(dict.fromkeys(f for pattern in shlex.split(text)
+                              for f in (sorted(glob.glob(pattern, recursive=True)) or [pattern])))
 
 
 @contextmanager
@@ -199,15 +227,17 @@ def _install(requirements: str) -> int:
     return 0
 
 
-def print_failures(results: list, workspace: str) -> None:
-    """Each red case's details in a collapsed, fenced log group; then annotations on the configs: an error for
-    a case that fails the run, a warning for a failure outcome that does not (e.g. `fail_on: error` and a
-    mismatch)."""
+def print_failures(results: list, workspace: str, annotate: bool = True) -> None:
+    """Each red case's details in a collapsed, fenced log group; then (unless `annotate` is off) annotations on
+    the configs: an error for a case that fails the run, a warning for a failure outcome that does not (e.g.
+    `fail_on: error` and a mismatch)."""
     red = [r for r in results if r.failed or r.outcome in (R.MISMATCH, R.ERROR, R.XPASS, R.GATE)]
     for r in red:
         _emit(command("group", f"{r.case_id}: {r.outcome}"))
         sys.stdout.write(fence(_detail_text(r)))
         _emit(command("endgroup"))
+    if not annotate:
+        return
     shown = {"error": 0, "warning": 0}
     for r in red:
         level = "error" if r.failed else "warning"
@@ -238,11 +268,13 @@ def workspace_path(path: str, workspace: str) -> str:
     return absolute if relative.startswith("..") else relative
 
 
-def outputs(run: Optional[RunResult], junit: str) -> dict:
-    """The step's outputs; `junit_path` only when this run wrote it (never a stale file)."""
+def outputs(run: Optional[RunResult], junit: str, seconds: float = 0.0, summary_path: str = "") -> dict:
+    """The step's outputs; `junit_path` only when this run wrote it (never a stale file). A run that stopped
+    before any case ran has failed."""
     results = run.results if run else []
     c = R.counts(results)
-    return {"junit_path": junit if run and "junit" in run.reports else "", "total": len(results),
+    return {"conclusion": run.conclusion if run else R.FAILED, "time": f"{seconds:.1f}", "summary_path": summary_path,
+            "junit_path": junit if run and "junit" in run.reports else "", "total": len(results),
             "passed": c[R.PASS], "mismatched": c[R.MISMATCH], "errored": c[R.ERROR], "skipped": c[R.SKIP],
             "failed": len(run.failed) if run else 0}
 

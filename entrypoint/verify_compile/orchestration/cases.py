@@ -11,7 +11,7 @@ from verify_compile.config.spec import BackendSpec, Config, ModelSpec
 from verify_compile.errors import ConfigError, ConfigErrors
 
 # Rough relative cost of one case by backend, for balancing shards without history.
-_BACKEND_COST = {"eager": 1.0, "aot_eager": 2.0, "inductor": 20.0}
+_BACKEND_COST = {"eager": 1.0, "aot_eager": 2.0, "inductor": 20.0, "export": 2.0, "aot_inductor": 20.0}
 _DEFAULT_COST = 10.0
 
 
