@@ -5,7 +5,7 @@ to LOG so that a crash leaves its last words behind. Messages are frames on the 
 verify_compile.channel):
   worker -> parent, JSON: {"kind": "hello", "info"}, {"kind": "phase", "index", "phase"},
                           {"kind": "result", "result": CaseResult.to_dict()}
-  parent -> worker, pickle: ("run", Case, RunSettings), ("stop",)
+  parent -> worker, pickle: ("run", Case, RunSettings); the parent ends a worker by killing its process group
 """
 
 from __future__ import annotations

@@ -53,7 +53,6 @@ class _Worker:
     deadline: float = 0.0
     phase: str = ""
     last_model: Optional[str] = None
-    spawned: float = field(default_factory=time.monotonic)
 
     def stderr_tail(self) -> str:
         """The worker's last words: from a fatal-error dump when there is one (its top frames say where it
@@ -108,24 +107,16 @@ class WorkerPool:
     """Runs cases on `size` worker processes; `env_for(slot)` gives each its environment (e.g. its GPU)."""
 
     def __init__(self, size: int, env_for: Callable[[int], dict] = lambda slot: {},
-                 memory_limit: Optional[int] = None, log_dir: Optional[str] = None,
-                 settings: RunSettings = RunSettings()) -> None:
+                 memory_limit: Optional[int] = None, settings: RunSettings = RunSettings()) -> None:
         self.size = max(1, size)
         self.env_for = env_for
         self.memory_limit = memory_limit
         self.settings = settings
-        self._own_log_dir = log_dir is None
-        self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="verify-compile-"))
+        self.log_dir = Path(tempfile.mkdtemp(prefix="verify-compile-"))
         self.workers: list = []
         self.info: Optional[dict] = None
         self._spawns = 0
         self._failed_starts = 0
-
-    def __enter__(self) -> WorkerPool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def start(self) -> dict:
         """Start the workers and wait for the first to say hello; returns what it reported (torch, backends)."""
@@ -156,11 +147,7 @@ class WorkerPool:
         for worker in self.workers:
             worker.kill()
         self.workers = []
-        if self._own_log_dir:
-            shutil.rmtree(self.log_dir, ignore_errors=True)
-
-    def running(self) -> list:
-        return [w.case for w in self.workers if w.case is not None]
+        shutil.rmtree(self.log_dir, ignore_errors=True)
 
     # -- internals ---------------------------------------------------------------------------------------
 
