@@ -66,6 +66,8 @@ models:
       - {backend: inductor, mode: max-autotune-no-cudagraphs, options: {max_autotune: true}, dynamic: true,
          fullgraph: false, id: inductor-tuned}
       - {backend: aot_eager, dynamic: null}
+      - export
+      - {backend: aot_inductor, options: {max_autotune: true}, id: aoti-tuned}
     xfail: {inductor: "pytorch/pytorch#12345"}
     timeout: 30.5
     seed: 7
@@ -124,6 +126,10 @@ BAD = [
     (BASE + "    backends: [{backend: inductor, options: [a]}]\n", "options a list"),
     (BASE + "    backends: [{backend: inductor, id: a b}]\n", "id with a space"),
     (BASE + "    backends: [{backend: 5}]\n", "backend a number"),
+    (BASE + "    backends: [{backend: export, mode: default}]\n", "mode on export"),
+    (BASE + "    backends: [{backend: aot_inductor, dynamic: true}]\n", "dynamic on aot_inductor"),
+    (BASE + "    backends: [{backend: aot_inductor, fullgraph: false}]\n", "fullgraph on aot_inductor"),
+    (BASE + "    backends: [{backend: export, options: {max_autotune: true}}]\n", "options on export"),
     (BASE + "    inputs: []\n", "empty inputs"),
     (BASE + "    inputs: {args: []}\n", "inputs a mapping"),
     (BASE + "    inputs:\n      - [1]\n", "input set a list"),
@@ -186,7 +192,9 @@ def test_the_schema_is_a_valid_draft_2020_12_schema():
 def test_every_config_in_the_repository_that_the_checker_accepts_validates():
     paths = sorted({*REPO.glob("configs/**/*.y*ml"), *REPO.glob("tests/**/*.y*ml")})
     accepted = [p for p in paths if checker_accepts(p)]
-    assert {REPO / "configs" / "example.yaml", REPO / "tests" / "fixtures" / "verdicts.yaml"} <= set(accepted)
+    expected = {REPO / "configs" / "example.yaml", REPO / "configs" / "deploy.yaml",
+                REPO / "tests" / "fixtures" / "verdicts.yaml"}
+    assert expected <= set(accepted)
     for path in accepted:
         assert schema_errors(path) == [], path
 
