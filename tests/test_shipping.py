@@ -212,6 +212,10 @@ models:
     inputs: [{args: [{shape: [4, 16]}]}]
     backends:
       - {backend: aot_inductor, id: aoti-relu-bug, options: {cpp.inject_relu_bug_TESTING_ONLY: accuracy}}
+  - name: mutate               # x.add_(y): the loaded package must apply the mutation too
+    function: models.py:add_inplace
+    inputs: [{args: [{shape: [4]}, {shape: [4]}]}]
+    backends: [aot_inductor]
 """
 
 
@@ -252,3 +256,10 @@ def test_injected_relu_bug_in_a_package_is_a_mismatch_with_a_bundle(packaged):
     proc = subprocess.run([sys.executable, "repro.py", "--saved"], cwd=bundle, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 1 and "MISMATCH REPRODUCED" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.inductor
+def test_input_mutation_is_kept_by_the_package(packaged):
+    _, results = packaged
+    r = results["mutate[aot_inductor]"]
+    assert r["outcome"] == "pass" and r["input_sets"] == 2, r["message"]  # one set, and the re-drawn call
