@@ -84,6 +84,10 @@ BAD = {
                              "    dims: {B: 4}\n    inputs:\n      - args: [{shape: [B]}]\n    sweep:\n"
                              "      B:\n        - 1\n        - -2\n", 11,
                              "sweep value of 'B' must be a positive integer, got -2"),
+    "sweep_of_an_unused_dim": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n"
+                               "    dims: {B: 4, T: 8}\n    inputs:\n      - args: [{shape: [B]}]\n"
+                               "    sweep:\n      B: [1]\n      T: [3]\n", 10,
+                               "sweep of 'T', which no shape of input set 1 uses"),
     "sweep_without_inputs": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n"
                              "    dims: {B: 4}\n    sweep: {B: [1]}\n", 6, "'sweep' needs listed 'inputs:'"),
     "sweep_as_default": ("version: 1\ndefaults:\n  sweep: {B: [1]}\nmodels:\n" + GOOD_ENTRY, 3,

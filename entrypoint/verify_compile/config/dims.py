@@ -72,6 +72,25 @@ def dynamic_dims(dims: dict, listed: tuple, swept: list) -> tuple:
     return tuple(name for name in dims if name in names)
 
 
+def unused_sweeps(swept: list, first: Any, check: Checker) -> None:
+    """A swept dim that no shape of the first input set uses would make copies of that set: nothing new verified."""
+    used = _names_in((first.args, first.kwargs))
+    seen = set()
+    for name, _, line in swept:
+        if name not in used and name not in seen:
+            seen.add(name)
+            check.error(f"sweep of '{name}', which no shape of input set 1 uses: each swept set would be a copy of it",
+                        line, f"use the dim in a shape of input set 1 (shape: [{name}, ...]), or drop it from 'sweep'")
+
+
+def _names_in(value: Any) -> set:
+    """The dim names the tensor specs in a tree of typed arguments use."""
+    if hasattr(value, "dim_names"):
+        return {name for name in value.dim_names if name}
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    return set().union(*(_names_in(v) for v in items))
+
+
 def _size(value: Any, line: int, what: str, check: Checker) -> bool:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         check.error(f"{what} must be a positive integer, got {show(value)}", line)

@@ -10,7 +10,7 @@ from typing import Any, Callable, Optional
 
 from verify_compile.config.argspecs import Scope, input_set, swept_sets
 from verify_compile.config.checker import Checker, show
-from verify_compile.config.dims import dynamic_dims, model_dims, sweep
+from verify_compile.config.dims import dynamic_dims, model_dims, sweep, unused_sweeps
 from verify_compile.config.spec import (
     DTYPES,
     EXPORT,
@@ -172,6 +172,7 @@ def _inputs(entry: LocDict, scope: Scope, n_errors: int, check: Checker) -> tupl
         check.error("'sweep' needs listed 'inputs:' to build the swept input sets from", entry.line_of("sweep"),
                     "list at least one input set whose shapes use the swept dims")
     elif inputs and len(check.errors) == n_errors:  # a broken first set would report each mistake once per value
+        unused_sweeps(swept, inputs[0], check)
         inputs += swept_sets(raw[0], swept, scope, check)
     return inputs, swept
 
