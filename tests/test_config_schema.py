@@ -199,8 +199,9 @@ def test_every_config_in_the_repository_that_the_checker_accepts_validates():
         assert schema_errors(path) == [], path
 
 
-def test_the_example_config_names_the_schema_for_editors():
-    first = (REPO / "configs" / "example.yaml").read_text().splitlines()[0]
+@pytest.mark.parametrize("name", ["example.yaml", "deploy.yaml"])
+def test_the_example_configs_name_the_schema_for_editors(name):
+    first = (REPO / "configs" / name).read_text().splitlines()[0]
     assert first == "# yaml-language-server: $schema=./verify-compile.schema.json"
 
 
