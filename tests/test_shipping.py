@@ -91,6 +91,18 @@ models:
       - args: [{shape: [8, 4]}]
       - args: [{shape: [2, 4]}]
     backends: [export]
+  - name: one_first_named      # torch.export specializes an example size of 1, whatever the model does
+    function: models.py:relu_model
+    dims: {B: 1}
+    inputs: [{args: [{shape: [B, 4]}]}]
+    sweep: {B: [3]}
+    backends: [export]
+  - name: one_first_unnamed
+    function: models.py:relu_model
+    inputs:
+      - args: [{shape: [1, 4]}]
+      - args: [{shape: [3, 4]}]
+    backends: [export]
 """
 
 
@@ -136,6 +148,17 @@ def test_a_dim_the_program_cannot_serve_is_named(exported):
     assert unnamed["outcome"] == "error" and unnamed["phase"] == "run", unnamed["message"]
     assert "input set 2 of 2" in unnamed["message"]
     assert "input[0] dim 0 is 2, but the program was exported with it static at 8" in unnamed["message"]
+
+
+def test_a_dynamic_dim_exported_at_size_one_says_why_and_how_to_fix_it(exported):
+    named = exported["one_first_named[export]"]
+    assert named["outcome"] == "error" and named["phase"] == "export", named["message"]
+    assert "B is 1 in input set 1, which the program is exported with" in named["message"]
+    assert "give B a size of at least 2 in 'dims' and sweep 1 instead" in named["message"]
+    assert "sweep only dims" not in named["message"]  # the model does not fix B: the example does
+    unnamed = exported["one_first_unnamed[export]"]
+    assert unnamed["outcome"] == "error" and unnamed["phase"] == "run", unnamed["message"]
+    assert "static at 1 (torch.export specializes sizes 0 and 1" in unnamed["message"]
 
 
 def test_ts_backend_passes_the_seed_scenario(tmp_path):

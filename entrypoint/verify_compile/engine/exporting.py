@@ -65,21 +65,42 @@ def export_program(module: Optional[torch.nn.Module], fn: Callable, input_sets: 
     the config dims that must be dynamic (swept, or different between listed sets)."""
     target = module if module is not None else function_module(fn)
     args, kwargs = input_sets[0]
+    dynamic: list = []
     try:
         dynamic = dynamic_dims(target, input_sets, dim_names, declared)
         shapes = dynamic_shapes(target, args, kwargs, dynamic)
         program = torch.export.export(target, tuple(args), dict(kwargs), dynamic_shapes=shapes)
     except Exception as e:
-        raise PhaseError(R.EXPORT, f"torch.export could not export the model: {export_message(e)}") from e
+        small = _small_example(target, args, kwargs, dynamic)
+        raise PhaseError(R.EXPORT, f"torch.export could not export the model: {export_message(e, small)}") from e
     return program, target, dynamic
 
 
-def export_message(e: BaseException) -> str:
-    """torch.export's own first line, its first explanation ("- You marked B as dynamic but..."), and a hint."""
+def _small_example(target: torch.nn.Module, args: tuple, kwargs: dict, dynamic: list) -> str:
+    """Why a dynamic dim failed when the export example has it at size 0 or 1, which torch.export specializes
+    whatever the model does; "" when every dynamic dim is at least 2 there."""
+    try:
+        shapes = tensor_shapes(bound(target, args, kwargs))
+    except TypeError:
+        return ""
+    for path, d, name in dynamic:
+        shape = shapes.get(path, ())
+        if d < len(shape) and shape[d] <= 1:
+            what = name or f"dim {d} of {'.'.join(map(str, path))}"
+            fix = (f"give {name} a size of at least 2 in 'dims' and sweep {shape[d]} instead" if name else
+                   "list an input set where it is at least 2 first")
+            return (f"{what} is {shape[d]} in input set 1, which the program is exported with, and torch.export "
+                    f"specializes sizes 0 and 1, so it cannot be dynamic from there: {fix}")
+    return ""
+
+
+def export_message(e: BaseException, small: str = "") -> str:
+    """torch.export's own first line, its first explanation ("- You marked B as dynamic but..."), and a hint
+    (`small`: why a dynamic dim failed, when the export example has it at size 0 or 1)."""
     text = str(e)
     explanation = next((line.strip() for line in text.splitlines() if line.strip().startswith("- ")), "")
     hints = [_DATA_DEPENDENT] if "data-dependent" in text or "DataDependent" in type(e).__name__ else []
-    hints += [_SPECIALIZED] if "Constraints violated" in text else []
+    hints += [small or _SPECIALIZED] if "Constraints violated" in text else []
     hints += [_PYTREE] if "register a pytree" in text else []
     return (exception_summary(e) + (f" {explanation[:300]}" if explanation else "")
             + f" ({'; '.join(hints + [_DRAFT])})")
@@ -224,7 +245,9 @@ def _static_culprit(flat: list, placeholders: list, names: dict) -> str:
                     getattr(k, "idx", getattr(k, "key", None)) for k in key_path[1:])
                 per_dim = names.get(path) or ()
                 name = per_dim[d] if d < len(per_dim) and per_dim[d] else f"{_show(path)} dim {d}"
-                return f": {name} is {size}, but the program was exported with it static at {fixed}"
+                why = (" (torch.export specializes sizes 0 and 1: list an input set where it is at least 2 first)"
+                       if fixed <= 1 else "")
+                return f": {name} is {size}, but the program was exported with it static at {fixed}{why}"
     return ""
 
 
