@@ -286,3 +286,28 @@ def test_input_mutation_is_kept_by_the_package(packaged):
     _, results = packaged
     r = results["mutate[aot_inductor]"]
     assert r["outcome"] == "pass" and r["input_sets"] == 2, r["message"]  # one set, and the re-drawn call
+
+
+def test_a_package_killed_mid_compile_leaves_no_scratch_behind(tmp_path):
+    """The worker is killed while AOTInductor compiles; its scratch folder goes with the run's."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    config = """\
+version: 1
+models:
+  - name: mlp
+    model: models.py:MLP
+    inputs: [{args: [{shape: [4, 16]}]}]
+    backends: [aot_inductor]
+    timeout: 6
+    benchmark: false
+"""
+    for name in ("models.py", "backends.py"):
+        shutil.copy(FIXTURES / name, tmp_path / name)
+    write(tmp_path / "cfg.yaml", config)
+    proc = run_cli("run", "cfg.yaml", "--json", "out.json", cwd=tmp_path, env={"TMPDIR": str(scratch)})
+    r = results_by_id(tmp_path / "out.json")["mlp[aot_inductor]"]
+    assert proc.returncode == 1 and r["outcome"] == "error" and r["phase"] == "timeout", r["message"]
+    assert "package" in r["message"] or "export" in r["message"], r["message"]
+    left = [p.name for p in scratch.iterdir() if p.name.startswith("verify-compile")]  # inductor's cache may stay
+    assert left == []

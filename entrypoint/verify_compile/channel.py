@@ -16,6 +16,9 @@ import zlib
 from typing import Any
 
 MAGIC = b"VCF1"
+# Also part of the contract with a worker: the environment variable naming the run's scratch folder, which the
+# parent removes when the run ends, so files a killed worker leaves behind (an AOTInductor package) go with it.
+SCRATCH_ENV = "VERIFY_COMPILE_SCRATCH"
 _HEADER = struct.Struct(">4sII")  # magic, payload length, CRC-32 of the payload
 MAX_FRAME = 256 * 2**20  # a result is kilobytes; anything near this is not one
 

@@ -5,6 +5,7 @@ comparison, outputs-kept checks, the float64 rule, diagnostics) is shared by all
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import tempfile
 import time
@@ -15,6 +16,7 @@ from typing import Callable, Optional
 import torch
 
 from verify_compile import results as R
+from verify_compile.channel import SCRATCH_ENV
 from verify_compile.config.spec import AOT_INDUCTOR, BackendSpec
 from verify_compile.engine.calls import state_of
 from verify_compile.engine.exporting import (
@@ -132,7 +134,8 @@ def _package(shipped: Compiled, options: dict, on_phase: Callable[[str], None]) 
     import torch._inductor
 
     start = time.perf_counter()
-    shipped.scratch = tempfile.mkdtemp(prefix="verify-compile-aoti-")
+    # Under the run's scratch folder, which the parent removes even when this worker is killed mid-case.
+    shipped.scratch = tempfile.mkdtemp(prefix="verify-compile-aoti-", dir=os.environ.get(SCRATCH_ENV) or None)
     shipped.package = Path(shipped.scratch) / "package.pt2"
     on_phase(R.PACKAGE)
     try:

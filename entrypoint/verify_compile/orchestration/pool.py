@@ -22,7 +22,7 @@ from typing import Callable, Optional
 
 from verify_compile import proctree
 from verify_compile import results as R
-from verify_compile.channel import ChannelError, FrameReader, decode_json, pickle_frame
+from verify_compile.channel import SCRATCH_ENV, ChannelError, FrameReader, decode_json, pickle_frame
 from verify_compile.config.spec import RunSettings
 from verify_compile.orchestration.cases import Case
 from verify_compile.orchestration.unreported import error_result
@@ -155,7 +155,7 @@ class WorkerPool:
         self._spawns += 1
         parent_sock, child_sock = socket.socketpair()
         log = self.log_dir / f"worker-{slot}-{self._spawns}.log"
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env_for(slot)}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", SCRATCH_ENV: str(self.log_dir), **self.env_for(slot)}
         package_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         with open(log, "wb") as log_file:
