@@ -117,6 +117,28 @@ def test_action_mode_with_a_lone_surrogate_fills_outputs_and_summary(tmp_path):
     assert "errored<<" in output and "total<<" in output
 
 
+def test_config_problems_in_a_hostile_file_name_are_shown_safely(tmp_path):
+    """A config named with a control byte and a non-UTF-8 byte that has a mistake: the CLI prints the problem
+    without the raw byte, and the action still writes its summary and outputs (exit 2, no traceback)."""
+    from test_action import live_commands, run_action
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    _workspace(ws, b"unused.yaml")
+    bad = os.path.join(os.fsencode(ws), b"bad\x01\xff.yaml")
+    with open(bad, "w") as f:
+        f.write("version: 1\nmodels:\n  - {name: a, function: models.py:relu_model, bogus: 1}\n")
+    proc = _run(ws, "run", b"bad\x01\xff.yaml")
+    assert proc.returncode == 2 and b"unknown key 'bogus'" in proc.stderr, proc.stderr
+    assert b"\x01" not in proc.stderr and b"Traceback" not in proc.stderr, proc.stderr
+    proc = run_action(ws, {"config": "bad*.yaml"})
+    assert proc.returncode == 2, proc.stdout
+    assert "Traceback" not in proc.stdout and "\x01" not in proc.stdout, proc.stdout
+    assert any("bogus" in line for line in live_commands(proc.stdout) if line.startswith("::error"))
+    assert "unknown key 'bogus'" in (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "conclusion<<" in (tmp_path / "output").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("args, message", [
     (["--junit", "same.out", "--json", "same.out"], "--json same.out: --junit writes the same file"),
     (["--junit", "cfg.yaml"], "--junit cfg.yaml: is an input of this run"),

@@ -39,6 +39,7 @@ from verify_compile.github.commands import (
     stop_token,
 )
 from verify_compile.orchestration.signals import StopSignals
+from verify_compile.reports import sanitize
 from verify_compile.reports.markdown import LIMIT_BYTES, code_block, render_markdown
 from verify_compile.results import CaseResult, RunResult
 
@@ -196,7 +197,7 @@ def fenced_log() -> Iterator[None]:
 
 def _run_cli(args: list[str], signals: StopSignals) -> tuple:
     """Run the CLI in this process: (exit code, RunResult or None, configuration problems)."""
-    print("verify-compile " + shlex.join(args), flush=True)
+    print("verify-compile " + sanitize.text(shlex.join(args)), flush=True)  # paths from inputs: any bytes
     try:
         return cli.execute(cli.build_parser().parse_args(args), signals)
     except SystemExit as e:  # argparse rejected something in `args`, or printed help and verified nothing
