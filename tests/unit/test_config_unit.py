@@ -46,6 +46,8 @@ def test_a_good_entry_gets_its_defaults(tmp_path):
 @pytest.mark.parametrize("body, line, words", [
     ("  - name: f\n    function: models.py:f\n    dtyp: float32\n", 5, "unknown key 'dtyp'"),
     ("  - name: f\n    function: models.py:f\n    timeout: -1\n", 5, "timeout"),
+    ("  - name: f\n    function: models.py:f\n    timeout: .inf\n", 5, "'timeout' must be a finite number"),
+    ("  - name: f\n    function: models.py:f\n    min_speedup: 1e999\n", 5, "'min_speedup' must be a finite"),
     ("  - name: f\n    function: missing.py:f\n", 4, "missing.py"),
     ("  - name: f\n    function: models.py:f\n    backends: []\n", 5, "'backends' is empty"),
 ])
