@@ -190,11 +190,45 @@ def load_json_results(text: str, source: str) -> tuple:
     if not isinstance(data, dict) or data.get("format") != "verify-compile-results/1" \
             or not isinstance(data.get("results"), list):
         raise ValueError(f"{source}: not a verify-compile --json results file")
+    if not isinstance(data.get("meta") or {}, dict):
+        raise ValueError(f"{source}: 'meta' must be an object")
     return data.get("meta") or {}, [_checked(r, source) for r in data["results"]]
 
 
+_NUMBER = (int, float)
 _TYPES = {"case_id": str, "index": int, "model": str, "backend": str, "config": str, "line": int,
-          "outcome": str, "message": str, "details": str, "duration": (int, float)}
+          "outcome": str, "message": str, "details": str, "duration": _NUMBER}
+# Fields that may be null, and the numbers inside records that the judgement compares (a string there would
+# turn a merge into a traceback).
+_OPTIONAL = {"observed": str, "observed_message": str, "phase": str, "xfail_reason": str, "compile_time": _NUMBER,
+             "health": dict, "perf": dict, "baseline": dict}
+_NUMBERS_IN = {"health": ("graphs", "graph_breaks", "recompiles", "fallbacks"),
+               "perf": ("eager_ms", "compiled_ms", "speedup", "peak_memory_mb")}
+
+
+def _check_types(record: dict) -> None:
+    """TypeError naming the first field of `record` whose type the judgement or a report cannot work with."""
+    for key, kind in _TYPES.items():
+        if key in record and not isinstance(record[key], kind) or isinstance(record.get(key), bool):
+            raise TypeError(f"'{key}' has the wrong type")
+    for key, kind in _OPTIONAL.items():
+        if record.get(key) is not None and (not isinstance(record[key], kind) or isinstance(record[key], bool)):
+            raise TypeError(f"'{key}' has the wrong type")
+    for key, fields in _NUMBERS_IN.items():
+        for name in fields:
+            value = (record.get(key) or {}).get(name)
+            if value is not None and (not isinstance(value, _NUMBER) or isinstance(value, bool)):
+                raise TypeError(f"'{key}.{name}' has the wrong type")
+    limits = record.get("limits") or {}
+    if not isinstance(limits, dict) or any(not isinstance(v, _NUMBER) or isinstance(v, bool) for v in limits.values()):
+        raise TypeError("'limits' must map gate names to numbers")
+    if record.get("outcome") not in OUTCOMES:
+        raise TypeError(f"unknown outcome {record.get('outcome')!r}")
+    if record.get("observed") is not None and record["observed"] not in OBSERVED_OUTCOMES:
+        raise TypeError(f"unknown observed outcome {record['observed']!r}")
+    legacy = record.get("baseline") or {}  # read back for results written before 'observed' existed
+    if record.get("observed") is None and legacy.get("actual", OUTCOMES[0]) not in OUTCOMES:
+        raise TypeError(f"unknown baseline outcome {legacy.get('actual')!r}")
 
 
 def _checked(record: object, source: str) -> CaseResult:
@@ -203,11 +237,7 @@ def _checked(record: object, source: str) -> CaseResult:
     try:
         if not isinstance(record, dict):
             raise TypeError("a result must be an object")
-        for key, kind in _TYPES.items():
-            if key in record and not isinstance(record[key], kind) or isinstance(record.get(key), bool):
-                raise TypeError(f"'{key}' has the wrong type")
-        if record.get("outcome") not in OUTCOMES:
-            raise TypeError(f"unknown outcome {record.get('outcome')!r}")
+        _check_types(record)
         return CaseResult.from_dict(record)
     except (TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"{source}: result '{name}' is malformed: {e}") from None

@@ -115,3 +115,29 @@ def test_conclusion():
 def test_outcomes_and_phases_are_plain_strings():
     assert R.Outcome.MISMATCH == "mismatch" and f"{R.Outcome.MISMATCH}" == "mismatch"
     assert str(R.Phase.COMPILE) == "compile" and R.OUTCOMES[0] == "pass"
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"health": {"graphs": 1, "graph_breaks": "x"}, "limits": {"max_graph_breaks": 0}}, "health.graph_breaks"),
+    ({"limits": {"max_graph_breaks": "0"}}, "'limits'"),
+    ({"perf": {"speedup": "fast"}, "limits": {"min_speedup": 1}}, "perf.speedup"),
+    ({"observed": "weird"}, "unknown observed outcome"),
+    ({"observed": None, "baseline": {"actual": 3}}, "unknown baseline outcome"),
+    ({"phase": 5}, "'phase'"),
+    ({"xfail_reason": ["a"]}, "'xfail_reason'"),
+])
+def test_a_merged_record_the_judgement_cannot_read_is_refused(change, words):
+    """Each of these once reached the judgement of `merge` and ended it in a traceback with no report (or, for an
+    unknown observed outcome, in a pass)."""
+    import json
+
+    record = {**judge_case(observed(health=Health(graphs=1)), DEFAULT).to_dict(), **change}
+    text = json.dumps({"format": "verify-compile-results/1", "meta": {}, "results": [record]})
+    with pytest.raises(ValueError, match="malformed") as e:
+        R.load_json_results(text, "r.json")
+    assert words in str(e.value)
+    good = json.dumps({"format": "verify-compile-results/1", "meta": {},
+                       "results": [judge_case(observed(health=Health(graphs=1), perf=Perf(speedup=2.0)),
+                                              DEFAULT).to_dict()]})
+    (back,) = R.load_json_results(good, "r.json")[1]
+    assert judge_run([back], {}, DEFAULT).conclusion == "passed"
