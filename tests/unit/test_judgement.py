@@ -69,6 +69,16 @@ def test_an_interrupted_case_is_never_an_expected_failure():
     assert r.outcome == "error" and r.failed
 
 
+def test_an_interrupted_case_fails_the_run_whatever_fail_on_says():
+    """A merge of an interrupted shard's results must not pass where the shard itself failed: its unfinished
+    cases were never verified."""
+    stopped = observed("error", "interrupted: stopped", phase="interrupted")
+    for fail_on in ((), ("mismatch",), DEFAULT):
+        run = judge_run([observed(), stopped], {}, fail_on)
+        assert run.conclusion == "failed" and [r.failed for r in run.results] == [False, True]
+        assert "stopped before it finished" in run.results[1].judgement[-1]
+
+
 @pytest.mark.parametrize("seen, expected, final, status", [
     ("mismatch", "mismatch", "xfail", "unchanged"), ("pass", "mismatch", "xpass", "improved"),
     ("mismatch", "pass", "mismatch", "regressed"), ("flaky", "pass", "gate", "regressed"),
