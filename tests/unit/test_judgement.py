@@ -3,6 +3,8 @@ Fast tier: no torch, no worker."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from verify_compile import results as R
@@ -151,3 +153,16 @@ def test_a_merged_record_the_judgement_cannot_read_is_refused(change, words):
                                               DEFAULT).to_dict()]})
     (back,) = R.load_json_results(good, "r.json")[1]
     assert judge_run([back], {}, DEFAULT).conclusion == "passed"
+
+
+def test_a_stopped_case_never_enters_the_baseline(tmp_path):
+    """`merge --update-baseline` of an interrupted shard must not record 'error' for cases that never ran: a real
+    error there later would pass as a known one. Their old entries are kept."""
+    from verify_compile.judgement.baseline import load_baseline, save_baseline
+
+    path = str(tmp_path / "b.yaml")
+    save_baseline(path, [judge_case(observed(), DEFAULT)])
+    stopped = observed("error", "interrupted: stopped", phase="interrupted")
+    other = dataclasses.replace(observed("mismatch", "diff"), case_id="n[b]", index=1)
+    assert save_baseline(path, judge_run([stopped, other], {}, DEFAULT).results) == 2
+    assert load_baseline(path) == {"m[b]": {"outcome": "pass"}, "n[b]": {"outcome": "mismatch"}}
