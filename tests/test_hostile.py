@@ -148,6 +148,8 @@ def test_config_problems_in_a_hostile_file_name_are_shown_safely(tmp_path):
     (["--junit", "fifo"], "exists and is not a regular file (a FIFO)"),
     (["--json", "folder"], "--json folder: is a directory"),
     (["--journal", "r.json", "--json", "r.json"], "writes the same file"),
+    (["--journal", "new.jsonl", "--resume", "old.jsonl", "--json", "old.jsonl"],
+     "--json old.jsonl: is an input of this run (old.jsonl)"),
 ])
 def test_bad_report_paths_are_refused_before_anything_runs(tmp_path, args, message):
     cfg = _workspace(tmp_path, b"cfg.yaml")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import re
 import sys
 from pathlib import Path
@@ -189,8 +190,11 @@ def _check_report_arguments(args: argparse.Namespace, sources: Sequence[str] = (
         outputs.append(("--baseline", args.baseline))
     else:
         inputs.append(args.baseline)
-    if getattr(args, "journal", None) or getattr(args, "resume", None):
-        outputs.append(("--journal" if args.journal else "--resume", args.journal or args.resume))
+    journal, resume = getattr(args, "journal", None), getattr(args, "resume", None)
+    if journal or resume:
+        outputs.append(("--journal" if journal else "--resume", journal or resume))
+    if journal and resume and os.path.realpath(journal) != os.path.realpath(resume):
+        inputs.append(resume)  # read, not written: a report must not replace it
     for option, path in outputs:
         check_writable(option, path)
     check_outputs(outputs, inputs)
