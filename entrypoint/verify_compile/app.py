@@ -231,8 +231,8 @@ def merged_meta(metas: list, cases: int) -> dict:
     """One run's meta for several shards: first start, last finish, and a warning where they disagree."""
     meta = {k: v for k, v in (metas[0] if metas else {}).items() if k != "shard"}
     meta["cases"] = cases
-    starts = [m["started"] for m in metas if m.get("started")]
-    ends = [m["finished"] for m in metas if m.get("finished")]
+    starts = [m["started"] for m in metas if m.get("started") and isinstance(m["started"], str)]  # ISO times
+    ends = [m["finished"] for m in metas if m.get("finished") and isinstance(m["finished"], str)]
     meta.update(started=min(starts, default=None), finished=max(ends, default=None), merged_files=len(metas))
     for key in ("torch", "device", "python"):
         seen = sorted({str(m[key]) for m in metas if m.get(key)})

@@ -166,3 +166,11 @@ def test_a_stopped_case_never_enters_the_baseline(tmp_path):
     other = dataclasses.replace(observed("mismatch", "diff"), case_id="n[b]", index=1)
     assert save_baseline(path, judge_run([stopped, other], {}, DEFAULT).results) == 2
     assert load_baseline(path) == {"m[b]": {"outcome": "pass"}, "n[b]": {"outcome": "mismatch"}}
+
+
+def test_merged_meta_takes_only_text_times():
+    """A results file whose meta has a number for `started` ended `merge` in a traceback (int < str)."""
+    from verify_compile.app import merged_meta
+
+    meta = merged_meta([{"started": "2026-01-01T00:00:00+00:00", "finished": 7}, {"started": 5}], 2)
+    assert (meta["started"], meta["finished"], meta["cases"]) == ("2026-01-01T00:00:00+00:00", None, 2)
