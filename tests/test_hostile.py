@@ -77,7 +77,10 @@ def test_merge_of_results_with_control_characters_writes_every_report(tmp_path, 
         r["case_id"] = "\u0001" + r["case_id"] + "\udcff"
         r["config"] = "c\x1b[2Jfg.yaml"
     (tmp_path / "evil.json").write_text(json.dumps(data))
-    proc = _run(tmp_path, "merge", "evil.json", *REPORTS)
+    other = {**data, "meta": {**data["meta"], "torch": "9.9\x1b[2J\x07"}, "results": []}
+    (tmp_path / "other.json").write_text(json.dumps(other))  # its torch differs: merge warns, quoting it
+    proc = _run(tmp_path, "merge", "evil.json", "other.json", *REPORTS)
+    assert b"ran on different torch" in proc.stderr and b"\x1b" not in proc.stderr, proc.stderr
     assert proc.returncode == 1 and b"Traceback" not in proc.stderr, proc.stderr
     assert b"\x01" not in proc.stdout and b"\x1b" not in proc.stdout
     results = _assert_reports(tmp_path, junit_schema)

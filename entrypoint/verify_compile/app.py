@@ -80,7 +80,7 @@ def merge(args: argparse.Namespace) -> RunResult:
             raise ConfigError(f"cannot read results: {getattr(e, 'strerror', None) or e}", path) from None
         except ValueError as e:
             raise ConfigError(str(e)) from None
-        metas.append(file_meta)
+        metas.append(sanitize.meta(file_meta))  # its values reach the terminal in merged_meta's warnings
         for r in results:
             if r.case_id in merged:
                 raise ConfigError(f"case '{r.case_id}' appears in two results files", path,
