@@ -31,6 +31,13 @@ def test_yaml_never_builds_python_objects():
         loads_yaml("x: !!python/object/apply:os.system ['true']\n", "c.yaml")
 
 
+@pytest.mark.parametrize("value", ["!!timestamp soon", "!!bool maybe", "!!int 0x"])
+def test_a_tagged_scalar_that_cannot_be_read_is_a_located_error(value):
+    with pytest.raises(ConfigError) as e:
+        loads_yaml(f"version: 1\nx: {value}\n", "c.yaml")
+    assert e.value.line == 2 and "cannot read the value" in e.value.message, str(e.value)
+
+
 def _config(tmp_path, body: str) -> object:
     write(tmp_path / "models.py", "def f(x):\n    return x\n")
     return load_config(write(tmp_path / "c.yaml", "version: 1\nmodels:\n" + body))

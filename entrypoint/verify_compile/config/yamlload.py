@@ -195,6 +195,8 @@ def _convert(node: yaml.Node, loader: _Loader, filename: str) -> Any:
         return out_list
     try:
         return loader.construct_object(node, deep=True)
-    except (ValueError, OverflowError) as e:  # e.g. a date that does not exist
+    # e.g. a date that does not exist; `!!bool maybe` (KeyError) and `!!timestamp soon` (AttributeError) are
+    # PyYAML's own failures to read a tagged scalar
+    except (ValueError, OverflowError, KeyError, AttributeError, TypeError) as e:
         raise ConfigError(f"cannot read the value '{node.value[:40]}': {e}", filename,
                           node.start_mark.line + 1) from None
