@@ -196,31 +196,54 @@ def load_json_results(text: str, source: str) -> tuple:
 
 
 _NUMBER = (int, float)
-_TYPES = {"case_id": str, "index": int, "model": str, "backend": str, "config": str, "line": int,
-          "outcome": str, "message": str, "details": str, "duration": _NUMBER}
-# Fields that may be null, and the numbers inside records that the judgement compares (a string there would
-# turn a merge into a traceback).
-_OPTIONAL = {"observed": str, "observed_message": str, "phase": str, "xfail_reason": str, "compile_time": _NUMBER,
-             "health": dict, "perf": dict, "baseline": dict}
-_NUMBERS_IN = {"health": ("graphs", "graph_breaks", "recompiles", "fallbacks"),
-               "perf": ("eager_ms", "compiled_ms", "speedup", "peak_memory_mb")}
+# Each field a results file may hold: its type and whether it may be null. A result read back from a file (merge,
+# a journal) or a worker is checked against these before anything judges or renders it: a wrong type there
+# would end the run in a traceback instead of a report.
+_FIELDS = {
+    "case_id": (str, False), "index": (int, False), "model": (str, False), "backend": (str, False),
+    "config": (str, False), "line": (int, False), "outcome": (str, False), "message": (str, False),
+    "details": (str, False), "phase": (str, True), "device": (str, True), "dtype": (str, True),
+    "duration": (_NUMBER, False), "compile_time": (_NUMBER, True), "input_sets": (int, False),
+    "mismatches": (list, False), "health": (dict, True), "perf": (dict, True), "cache": (dict, False),
+    "xfail_reason": (str, True), "captured": (str, False), "artifacts": (list, False), "bisect": (dict, True),
+    "baseline": (dict, True), "notes": (list, False), "limits": (dict, False), "observed": (str, True),
+    "observed_message": (str, True), "failed": (bool, False), "judgement": (list, False)}
+_NESTED = {
+    "health": {"graphs": (int, False), "graph_breaks": (int, False), "recompiles": (int, False),
+               "fallbacks": (int, False), "break_reasons": (list, False), "recompile_reasons": (list, False)},
+    "perf": {k: (_NUMBER, True) for k in ("eager_ms", "compiled_ms", "speedup", "peak_memory_mb")}}
+_MISMATCH_FIELDS = {"where": (str, False), "kind": (str, False), "summary": (str, False), "input_set": (int, False),
+                    "numel": (int, False), "n_bad": (int, False), "worst_index": (list, True)}  # max_abs may be "inf"
+
+
+def _typed(value: Any, kind: Any, nullable: bool) -> bool:
+    if value is None:
+        return nullable
+    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+
+
+def _check_fields(record: dict, fields: dict, prefix: str = "") -> None:
+    for key, (kind, nullable) in fields.items():
+        if key in record and not _typed(record[key], kind, nullable):
+            raise TypeError(f"'{prefix}{key}' has the wrong type")
 
 
 def _check_types(record: dict) -> None:
     """TypeError naming the first field of `record` whose type the judgement or a report cannot work with."""
-    for key, kind in _TYPES.items():
-        if key in record and not isinstance(record[key], kind) or isinstance(record.get(key), bool):
-            raise TypeError(f"'{key}' has the wrong type")
-    for key, kind in _OPTIONAL.items():
-        if record.get(key) is not None and (not isinstance(record[key], kind) or isinstance(record[key], bool)):
-            raise TypeError(f"'{key}' has the wrong type")
-    for key, fields in _NUMBERS_IN.items():
-        for name in fields:
-            value = (record.get(key) or {}).get(name)
-            if value is not None and (not isinstance(value, _NUMBER) or isinstance(value, bool)):
-                raise TypeError(f"'{key}.{name}' has the wrong type")
-    limits = record.get("limits") or {}
-    if not isinstance(limits, dict) or any(not isinstance(v, _NUMBER) or isinstance(v, bool) for v in limits.values()):
+    _check_fields(record, _FIELDS)
+    for key, fields in _NESTED.items():
+        if record.get(key) is not None:
+            _check_fields(record[key], fields, f"{key}.")
+    for mismatch in record.get("mismatches", []):
+        if not isinstance(mismatch, dict):
+            raise TypeError("'mismatches' must hold objects")
+        _check_fields(mismatch, _MISMATCH_FIELDS, "mismatches.")
+    health = record.get("health") or {}
+    texts = [record.get(k, []) for k in ("notes", "artifacts", "judgement")]
+    texts += [health.get(k, []) for k in ("break_reasons", "recompile_reasons")]
+    if any(not isinstance(text, str) for items in texts for text in items):
+        raise TypeError("notes, artifacts, judgement steps and compile reasons must be text")
+    if any(not _typed(v, _NUMBER, False) for v in record.get("limits", {}).values()):
         raise TypeError("'limits' must map gate names to numbers")
     if record.get("outcome") not in OUTCOMES:
         raise TypeError(f"unknown outcome {record.get('outcome')!r}")

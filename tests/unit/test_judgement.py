@@ -137,6 +137,10 @@ def test_outcomes_and_phases_are_plain_strings():
     ({"observed": None, "baseline": {"actual": 3}}, "unknown baseline outcome"),
     ({"phase": 5}, "'phase'"),
     ({"xfail_reason": ["a"]}, "'xfail_reason'"),
+    ({"limits": ""}, "'limits'"),
+    ({"notes": 1.5}, "'notes'"),
+    ({"notes": [1]}, "must be text"),
+    ({"mismatches": [{"where": "o", "kind": "values", "summary": "s", "n_bad": [1]}]}, "mismatches.n_bad"),
 ])
 def test_a_merged_record_the_judgement_cannot_read_is_refused(change, words):
     """Each of these once reached the judgement of `merge` and ended it in a traceback with no report (or, for an
