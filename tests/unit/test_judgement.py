@@ -178,3 +178,20 @@ def test_merged_meta_takes_only_text_times():
 
     meta = merged_meta([{"started": "2026-01-01T00:00:00+00:00", "finished": 7}, {"started": 5}], 2)
     assert (meta["started"], meta["finished"], meta["cases"]) == ("2026-01-01T00:00:00+00:00", None, 2)
+
+
+@pytest.mark.parametrize("name, content, words", [
+    ("b.yaml", b"version: 1\ncases:\n  m[b]: {outcome: pass, graph_breaks: .inf}\n", "whole number >= 0, got inf"),
+    ("b.yaml", b"version: 1\ncases:\n  m[b]: {outcome: pass, recompiles: 1.7}\n", "whole number >= 0, got 1.7"),
+    ("b.csv", b"case,outcome\nm[b],pass\xff\n", "cannot read baseline"),
+])
+def test_a_baseline_that_cannot_be_read_is_a_config_error(tmp_path, name, content, words):
+    """`.inf` (OverflowError) and a non-UTF-8 CSV ended the run in a traceback; 1.7 was silently taken as 1."""
+    from verify_compile.errors import ConfigError
+    from verify_compile.judgement.baseline import load_baseline
+
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(ConfigError, match=words):
+        load_baseline(str(tmp_path / name))
+    (tmp_path / "ok.csv").write_text("case,outcome,graph_breaks\nm[b],pass,2\n")
+    assert load_baseline(str(tmp_path / "ok.csv")) == {"m[b]": {"outcome": "pass", "graph_breaks": 2}}
