@@ -109,3 +109,12 @@ def test_duplicate_model_names_across_configs_are_config_errors():
     with pytest.raises(ConfigErrors):
         expand([Config(path="c.yaml", models=(model,)), Config(path="d.yaml", models=(model,))])
     assert isinstance(Case(index=0, model=model, backend=BackendSpec(id="b", backend="b")).id, str)
+
+
+@pytest.mark.parametrize("header", ['{"format": "verify-compile-journal/2", "configs": 5}',
+                                    '{"format": "verify-compile-journal/2", "configs": [[1]]}', "[1]", "7"])
+def test_a_journal_with_a_damaged_header_is_refused_not_a_traceback(header):
+    from verify_compile.orchestration.journal import parse_journal
+
+    with pytest.raises(ValueError, match="j.jsonl:1: not a verify-compile journal"):
+        parse_journal(header + "\n", "j.jsonl", ["/c.yaml"])

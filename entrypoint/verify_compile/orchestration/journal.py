@@ -108,9 +108,11 @@ def parse_journal(text: str, path: str, configs: list) -> dict:
     cases that were interrupted are not finished: they run again. A journal of other configs is refused."""
     lines = text.splitlines()
     header = _json_line(lines[0]) if lines else None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
+    configs_of = header.get("configs") if isinstance(header, dict) else None
+    if not isinstance(configs_of, list) or header.get("format") != FORMAT \
+            or not all(isinstance(c, str) for c in configs_of):
         raise ValueError(f"{path}:1: not a verify-compile journal (of this version)")
-    theirs = set(header.get("configs") or [])
+    theirs = set(configs_of)
     if not (theirs <= set(configs) or set(configs) <= theirs):
         raise ConfigError(f"the journal is of other configs ({', '.join(sorted(theirs)) or 'none'})", path, 1,
                           "resume with the configs of the run that wrote it, or start a new journal")
