@@ -142,6 +142,20 @@ def test_config_problems_in_a_hostile_file_name_are_shown_safely(tmp_path):
     assert "conclusion<<" in (tmp_path / "output").read_text(encoding="utf-8")
 
 
+def test_a_baseline_that_cannot_be_written_costs_no_report(tmp_path, junit_schema):
+    """--update-baseline writes before the reports: an OSError there (a full disk; here a folder that a model put
+    at the baseline's path during the run) once ended the run in a traceback with every report lost."""
+    _workspace(tmp_path, b"unused.yaml")
+    write(tmp_path / "cfg.yaml", "version: 1\ndefaults: {device: cpu, benchmark: false, backends: [eager]}\n"
+          "models:\n  - {name: m, function: hostile.py:makes_a_folder, inputs: [{args: [{shape: [4]}]}]}\n")
+    proc = _run(tmp_path, "run", "cfg.yaml", "--baseline", "b.yaml", "--update-baseline", "--junit", "r.xml",
+                "--json", "r.json", env={"VC_TEST_FOLDER": str(tmp_path / "b.yaml")})
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "could not write the baseline b.yaml" in err and "Traceback" not in err, err
+    junit_schema.validate(str(tmp_path / "r.xml"))
+    assert json.loads((tmp_path / "r.json").read_text())["results"][0]["outcome"] == "pass"
+
+
 @pytest.mark.parametrize("args, message", [
     (["--junit", "same.out", "--json", "same.out"], "--json same.out: --junit writes the same file"),
     (["--junit", "cfg.yaml"], "--junit cfg.yaml: is an input of this run"),

@@ -102,13 +102,21 @@ def _conclude(observed: list, meta: dict, args: argparse.Namespace, fail_on: tup
     """Judge once, update the baseline if asked, and write every report from that one judgement. Every text
     from outside (names, paths, messages, output) crosses the sanitising boundary here, before any use."""
     observed, meta = sanitize.results(observed), sanitize.meta(meta)
+    errors = []
     if args.update_baseline and not interrupted:
-        count = save_baseline(args.baseline, judge_run(observed, meta, fail_on).results)
-        print(f"verify-compile: wrote the baseline of {count} case(s) to {args.baseline}", file=sys.stderr)
-        baseline = load_baseline(args.baseline)
+        try:
+            count = save_baseline(args.baseline, judge_run(observed, meta, fail_on).results)
+        except OSError as e:  # a full disk costs the baseline, never the reports
+            print(f"verify-compile: could not write the baseline {args.baseline}: {e.strerror or e}",
+                  file=sys.stderr)
+            errors.append("baseline")
+        else:
+            print(f"verify-compile: wrote the baseline of {count} case(s) to {args.baseline}", file=sys.stderr)
+            baseline = load_baseline(args.baseline)
     run = judge_run(observed, meta, fail_on, baseline, interrupted, journal)
-    run.reports, run.report_errors = write_reports(run, junit=args.junit, junit_file_line=args.junit_file_line,
-                                                   json_path=args.json, markdown=args.markdown, html=args.html)
+    run.reports, written_errors = write_reports(run, junit=args.junit, junit_file_line=args.junit_file_line,
+                                                json_path=args.json, markdown=args.markdown, html=args.html)
+    run.report_errors = errors + written_errors
     return run
 
 
