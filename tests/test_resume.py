@@ -70,3 +70,29 @@ def test_the_default_journal_is_removed_after_a_finished_run(tmp_path):
     proc = run_cli("run", "cfg.yaml", cwd=tmp_path, env={"TMPDIR": str(tmp)})
     assert proc.returncode == 0, proc.stderr
     assert [p.name for p in tmp.iterdir() if "journal" in p.name] == []
+
+
+def test_a_journal_that_cannot_be_written_costs_only_itself(tmp_path):
+    """A full disk (here: a file-size limit, so writes fail with EFBIG) once raised out of the run and lost every
+    report; now the first failure is a warning and the run goes on without a journal."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    script = (
+        "import resource, sys\n"
+        "from verify_compile.orchestration.journal import Journal\n"
+        "from verify_compile.results import CaseResult\n"
+        "j = Journal(sys.argv[1], ['/c.yaml'], ['m[b]'])\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (300, resource.RLIM_INFINITY))\n"
+        "r = CaseResult(case_id='m[b]', index=0, model='m', backend='b', config='c', line=1, outcome='pass',\n"
+        "               details='x' * 4000)\n"
+        "for _ in range(3):\n"
+        "    j.record(r, 'fingerprint', 'runtime')\n"
+        "j.close()\n"
+        "print('the run went on')\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "j.jsonl")], capture_output=True, text=True,
+                          env={"PYTHONPATH": str(REPO / "entrypoint")}, timeout=60)
+    assert proc.returncode == 0 and "the run went on" in proc.stdout, proc.stderr
+    assert proc.stderr.count("cannot write the journal") == 1, proc.stderr

@@ -14,6 +14,7 @@ import fcntl
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterable, Optional
@@ -58,6 +59,7 @@ class Journal:
 
     def __init__(self, path: str, configs: list, case_ids: Iterable[str], keep: bool = False) -> None:
         self.path = Path(path)
+        self._broken = False  # a write failed: later ones are not tried
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[str] = open(self.path, "a+", encoding="utf-8", errors="surrogateescape")
         try:
@@ -87,11 +89,21 @@ class Journal:
     def close(self, remove: bool = False) -> None:
         if remove:
             self.path.unlink(missing_ok=True)
-        self._file.close()  # releases the lock
+        try:
+            self._file.close()  # releases the lock
+        except OSError:
+            pass  # a buffered line that cannot be written: _write has said so
 
     def _write(self, obj: dict) -> None:
-        self._file.write(json.dumps(obj, default=str) + "\n")
-        self._file.flush()
+        if self._broken:
+            return
+        try:
+            self._file.write(json.dumps(obj, default=str) + "\n")
+            self._file.flush()
+        except OSError as e:  # a full disk costs the journal, never the run or its reports
+            self._broken = True
+            print(f"verify-compile: warning: cannot write the journal {self.path} ({e.strerror or e}); the run "
+                  "goes on without it, and --resume will run again what it lacks", file=sys.stderr)
 
 
 def read_journal(path: str, configs: list) -> dict:
