@@ -211,6 +211,8 @@ def test_action_args_cannot_turn_the_run_into_help(tmp_path, extra):
     assert proc.returncode == 2, proc.stdout
     assert "would print help or the version and verify nothing" in proc.stdout, proc.stdout
     assert "usage:" not in proc.stdout
+    assert re.search(r"conclusion<<(\S+)\nfailed\n\1", (tmp_path / "output").read_text()), "nothing ran: failed"
+    assert "nothing was run" in (tmp_path / "summary.md").read_text()
 
 
 def test_action_summary_of_thousands_of_config_errors_stays_under_1_mib(tmp_path):
