@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Iterable, Optional
 
 from verify_compile import results as R
+from verify_compile.config.spec import FileSpec, InputSet
 from verify_compile.errors import ConfigError
 from verify_compile.results import CaseResult
 
@@ -34,12 +35,12 @@ class Entry:
 
 
 def case_fingerprint(case: object) -> str:
-    """sha256 of the case's resolved model entry, its backend, and the content of the source files they name.
-    The model's other backends and its timeout are left out: neither changes what this case's result says."""
+    """sha256 of the case's resolved model entry, its backend, and the content of the files they name (model and
+    backend sources, `{file:}` inputs). The model's other backends and its timeout are left out: neither changes
+    what this case's result says."""
     model, backend = case.model, case.backend  # type: ignore[attr-defined]
-    targets = [model.target] + ([backend.backend] if backend.is_custom else [])
     data = {"model": dataclasses.replace(model, backends=(), timeout=0.0), "backend": backend,
-            "sources": {t: _source_hash(t, model.base_dir) for t in targets}}
+            "sources": {path: _file_hash(path) for path in _case_files(case)}}
     return hashlib.sha256(_stable_json(data).encode()).hexdigest()
 
 
@@ -163,21 +164,29 @@ def source_file(target: str, base_dir: str) -> Optional[str]:
 
 
 def source_files(cases: Iterable[object]) -> list:
-    """The model and backend source files the cases name: inputs of the run."""
-    files = set()
-    for case in cases:
-        model, backend = case.model, case.backend  # type: ignore[attr-defined]
-        for target in [model.target] + ([backend.backend] if backend.is_custom else []):
-            found = source_file(target, model.base_dir)
-            if found:
-                files.add(found)
-    return sorted(files)
+    """The model and backend source files and the `{file:}` inputs the cases name: inputs of the run."""
+    return sorted({path for case in cases for path in _case_files(case)})
 
 
-def _source_hash(target: str, base_dir: str) -> Optional[str]:
-    path = source_file(target, base_dir)
-    if path is None:
-        return None
+def _case_files(case: object) -> list:
+    model, backend = case.model, case.backend  # type: ignore[attr-defined]
+    targets = [model.target] + ([backend.backend] if backend.is_custom else [])
+    found = [source_file(target, model.base_dir) for target in targets]
+    return [path for path in found if path] + _input_files((model.init, model.inputs or ()))
+
+
+def _input_files(value: object) -> list:
+    """The paths of the `{file:}` arguments in input sets, nested in tuples and mappings."""
+    if isinstance(value, FileSpec):
+        return [value.file]
+    if isinstance(value, InputSet):
+        return _input_files((value.args, value.kwargs))
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [path for item in value for path in _input_files(item)] if isinstance(value, (list, tuple)) else []
+
+
+def _file_hash(path: str) -> Optional[str]:
     digest = hashlib.sha256()
     try:
         with open(path, "rb") as f:
