@@ -187,6 +187,8 @@ def load_json_results(text: str, source: str) -> tuple:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"{source}:{e.lineno}: not JSON ({e.msg})") from None
+    except RecursionError:
+        raise ValueError(f"{source}: nested too deeply to be a results file") from None
     if not isinstance(data, dict) or data.get("format") != "verify-compile-results/1" \
             or not isinstance(data.get("results"), list):
         raise ValueError(f"{source}: not a verify-compile --json results file")
@@ -228,8 +230,21 @@ def _check_fields(record: dict, fields: dict, prefix: str = "") -> None:
             raise TypeError(f"'{prefix}{key}' has the wrong type")
 
 
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in `value` (without recursion: the depth is what is in question)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, (dict, list)):
+            stack += [(v, depth + 1) for v in (item.values() if isinstance(item, dict) else item)]
+    return deepest
+
+
 def _check_types(record: dict) -> None:
     """TypeError naming the first field of `record` whose type the judgement or a report cannot work with."""
+    if _depth(record) > 16:  # a result nests 4 levels; copying a deeper one would exhaust the stack
+        raise TypeError("nested too deeply")
     _check_fields(record, _FIELDS)
     for key, fields in _NESTED.items():
         if record.get(key) is not None:

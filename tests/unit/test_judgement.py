@@ -195,3 +195,24 @@ def test_a_baseline_that_cannot_be_read_is_a_config_error(tmp_path, name, conten
         load_baseline(str(tmp_path / name))
     (tmp_path / "ok.csv").write_text("case,outcome,graph_breaks\nm[b],pass,2\n")
     assert load_baseline(str(tmp_path / "ok.csv")) == {"m[b]": {"outcome": "pass", "graph_breaks": 2}}
+
+
+def test_results_nested_too_deeply_are_refused_not_a_recursion_error():
+    import json
+
+    from verify_compile.orchestration.journal import parse_journal
+
+    deep_json = '{"format": "verify-compile-results/1", "results": ' + "[" * 100000 + "]" * 100000 + "}"
+    with pytest.raises(ValueError, match="nested too deeply"):
+        R.load_json_results(deep_json, "r.json")
+    record = judge_case(observed(), DEFAULT).to_dict()
+    nest: dict = {"summary": "s"}
+    record["bisect"] = nest
+    for _ in range(900):  # dataclasses.asdict and the sanitiser would recurse through each level
+        nest["next"] = nest = {}
+    text = json.dumps({"format": "verify-compile-results/1", "results": [record]})
+    with pytest.raises(ValueError, match="nested too deeply"):
+        R.load_json_results(text, "r.json")
+    header = '{"format": "verify-compile-journal/2", "configs": ["/c.yaml"]}\n'
+    with pytest.raises(ValueError, match="j.jsonl:2: corrupt journal line"):
+        parse_journal(header + "[" * 100000 + "\n" + header, "j.jsonl", ["/c.yaml"])

@@ -147,7 +147,7 @@ def parse_journal(text: str, path: str, configs: list) -> dict:
 def _json_line(line: str) -> Optional[object]:
     try:
         return json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
