@@ -77,28 +77,31 @@ def test_merge_of_results_with_control_characters_writes_every_report(tmp_path, 
         r["case_id"] = "\u0001" + r["case_id"] + "\udcff"
         r["config"] = "c\x1b[2Jfg.yaml"
     (tmp_path / "evil.json").write_text(json.dumps(data))
-    proc = _run(tmp_path, "merge", "evil.json", *REPORTS)
+    other = {**data, "meta": {**data["meta"], "torch": "9.9\x1b[2J\x07"}, "results": []}
+    (tmp_path / "other.json").write_text(json.dumps(other))  # its torch differs: merge warns, quoting it
+    proc = _run(tmp_path, "merge", "evil.json", "other.json", *REPORTS)
+    assert b"ran on different torch" in proc.stderr and b"\x1b" not in proc.stderr, proc.stderr
     assert proc.returncode == 1 and b"Traceback" not in proc.stderr, proc.stderr
     assert b"\x01" not in proc.stdout and b"\x1b" not in proc.stdout
     results = _assert_reports(tmp_path, junit_schema)
     assert "\\x01nasty[aot_eager]\ufffd" in results
 
 
-def test_a_report_that_cannot_render_costs_only_itself(tmp_path, junit_schema):
-    """A results file valid enough to merge but with a malformed perf record: the HTML renderer fails on it."""
+def test_a_report_that_cannot_render_costs_only_itself(tmp_path):
+    """A results file that merge accepts (its fields have the right types) but that no worker writes: a speedup
+    without latencies. The JUnit renderer fails on it, and only the JUnit report is lost."""
     cfg = _workspace(tmp_path, b"cfg.yaml")
     _run(tmp_path, "run", cfg, "--json", "one.json")
     data = json.loads((tmp_path / "one.json").read_text())
-    data["results"][0]["perf"] = {"eager_ms": "fast", "compiled_ms": None, "speedup": None, "peak_memory_mb": None}
+    data["results"][0]["perf"] = {"eager_ms": None, "compiled_ms": None, "speedup": 2.0, "peak_memory_mb": None}
     (tmp_path / "odd.json").write_text(json.dumps(data))
     proc = _run(tmp_path, "merge", "odd.json", "--html", "r.html", "--junit", "r.xml", "--json", "r.json",
                 "--markdown", "r.md")
     err = proc.stderr.decode()
-    assert "could not render the HTML report for r.html: ValueError" in err and "Traceback" not in err, err
+    assert "could not render the JUnit report for r.xml: TypeError" in err and "Traceback" not in err, err
     assert proc.returncode == 1
-    assert not (tmp_path / "r.html").exists()
-    junit_schema.validate(str(tmp_path / "r.xml"))
-    assert (tmp_path / "r.json").is_file() and (tmp_path / "r.md").is_file()
+    assert not (tmp_path / "r.xml").exists()
+    assert all((tmp_path / name).is_file() for name in ("r.json", "r.md", "r.html"))
 
 
 def test_action_mode_with_a_lone_surrogate_fills_outputs_and_summary(tmp_path):
@@ -117,6 +120,42 @@ def test_action_mode_with_a_lone_surrogate_fills_outputs_and_summary(tmp_path):
     assert "errored<<" in output and "total<<" in output
 
 
+def test_config_problems_in_a_hostile_file_name_are_shown_safely(tmp_path):
+    """A config named with a control byte and a non-UTF-8 byte that has a mistake: the CLI prints the problem
+    without the raw byte, and the action still writes its summary and outputs (exit 2, no traceback)."""
+    from test_action import live_commands, run_action
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    _workspace(ws, b"unused.yaml")
+    bad = os.path.join(os.fsencode(ws), b"bad\x01\xff.yaml")
+    with open(bad, "w") as f:
+        f.write("version: 1\nmodels:\n  - {name: a, function: models.py:relu_model, bogus: 1}\n")
+    proc = _run(ws, "run", b"bad\x01\xff.yaml")
+    assert proc.returncode == 2 and b"unknown key 'bogus'" in proc.stderr, proc.stderr
+    assert b"\x01" not in proc.stderr and b"Traceback" not in proc.stderr, proc.stderr
+    proc = run_action(ws, {"config": "bad*.yaml"})
+    assert proc.returncode == 2, proc.stdout
+    assert "Traceback" not in proc.stdout and "\x01" not in proc.stdout, proc.stdout
+    assert any("bogus" in line for line in live_commands(proc.stdout) if line.startswith("::error"))
+    assert "unknown key 'bogus'" in (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "conclusion<<" in (tmp_path / "output").read_text(encoding="utf-8")
+
+
+def test_a_baseline_that_cannot_be_written_costs_no_report(tmp_path, junit_schema):
+    """--update-baseline writes before the reports: an OSError there (a full disk; here a folder that a model put
+    at the baseline's path during the run) once ended the run in a traceback with every report lost."""
+    _workspace(tmp_path, b"unused.yaml")
+    write(tmp_path / "cfg.yaml", "version: 1\ndefaults: {device: cpu, benchmark: false, backends: [eager]}\n"
+          "models:\n  - {name: m, function: hostile.py:makes_a_folder, inputs: [{args: [{shape: [4]}]}]}\n")
+    proc = _run(tmp_path, "run", "cfg.yaml", "--baseline", "b.yaml", "--update-baseline", "--junit", "r.xml",
+                "--json", "r.json", env={"VC_TEST_FOLDER": str(tmp_path / "b.yaml")})
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "could not write the baseline b.yaml" in err and "Traceback" not in err, err
+    junit_schema.validate(str(tmp_path / "r.xml"))
+    assert json.loads((tmp_path / "r.json").read_text())["results"][0]["outcome"] == "pass"
+
+
 @pytest.mark.parametrize("args, message", [
     (["--junit", "same.out", "--json", "same.out"], "--json same.out: --junit writes the same file"),
     (["--junit", "cfg.yaml"], "--junit cfg.yaml: is an input of this run"),
@@ -126,6 +165,8 @@ def test_action_mode_with_a_lone_surrogate_fills_outputs_and_summary(tmp_path):
     (["--junit", "fifo"], "exists and is not a regular file (a FIFO)"),
     (["--json", "folder"], "--json folder: is a directory"),
     (["--journal", "r.json", "--json", "r.json"], "writes the same file"),
+    (["--journal", "new.jsonl", "--resume", "old.jsonl", "--json", "old.jsonl"],
+     "--json old.jsonl: is an input of this run (old.jsonl)"),
 ])
 def test_bad_report_paths_are_refused_before_anything_runs(tmp_path, args, message):
     cfg = _workspace(tmp_path, b"cfg.yaml")
@@ -170,6 +211,8 @@ def test_action_args_cannot_turn_the_run_into_help(tmp_path, extra):
     assert proc.returncode == 2, proc.stdout
     assert "would print help or the version and verify nothing" in proc.stdout, proc.stdout
     assert "usage:" not in proc.stdout
+    assert re.search(r"conclusion<<(\S+)\nfailed\n\1", (tmp_path / "output").read_text()), "nothing ran: failed"
+    assert "nothing was run" in (tmp_path / "summary.md").read_text()
 
 
 def test_action_summary_of_thousands_of_config_errors_stays_under_1_mib(tmp_path):

@@ -70,3 +70,49 @@ def test_the_default_journal_is_removed_after_a_finished_run(tmp_path):
     proc = run_cli("run", "cfg.yaml", cwd=tmp_path, env={"TMPDIR": str(tmp)})
     assert proc.returncode == 0, proc.stderr
     assert [p.name for p in tmp.iterdir() if "journal" in p.name] == []
+
+
+def test_a_journal_that_cannot_be_written_costs_only_itself(tmp_path):
+    """A full disk (here: a file-size limit, so writes fail with EFBIG) once raised out of the run and lost every
+    report; now the first failure is a warning and the run goes on without a journal."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    script = (
+        "import resource, sys\n"
+        "from verify_compile.orchestration.journal import Journal\n"
+        "from verify_compile.results import CaseResult\n"
+        "j = Journal(sys.argv[1], ['/c.yaml'], ['m[b]'])\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (300, resource.RLIM_INFINITY))\n"
+        "r = CaseResult(case_id='m[b]', index=0, model='m', backend='b', config='c', line=1, outcome='pass',\n"
+        "               details='x' * 4000)\n"
+        "for _ in range(3):\n"
+        "    j.record(r, 'fingerprint', 'runtime')\n"
+        "j.close()\n"
+        "print('the run went on')\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "j.jsonl")], capture_output=True, text=True,
+                          env={"PYTHONPATH": str(REPO / "entrypoint")}, timeout=60)
+    assert proc.returncode == 0 and "the run went on" in proc.stdout, proc.stderr
+    assert proc.stderr.count("cannot write the journal") == 1, proc.stderr
+
+
+def test_a_changed_input_file_reruns_its_case_and_no_report_may_replace_it(tmp_path):
+    """The data of a `{file:}` argument decides the verdict like the model's source does: a journal result from
+    other data is stale. And as an input of the run, no report may be written over it."""
+    import torch
+
+    _setup(tmp_path)
+    torch.save(torch.ones(4), tmp_path / "x.pt")
+    write(tmp_path / "cfg.yaml", "version: 1\ndefaults: {device: cpu, benchmark: false}\nmodels:\n"
+          "  - {name: f, function: models.py:relu_model, inputs: [{args: [{file: x.pt}]}], backends: [eager]}\n"
+          "  - {name: c, function: models.py:relu_model, inputs: [{args: [{shape: [4]}]}], backends: [eager]}\n")
+    assert run_cli("run", "cfg.yaml", "--journal", "j.jsonl", cwd=tmp_path).returncode == 0
+    torch.save(-torch.ones(4), tmp_path / "x.pt")
+    resumed = run_cli("run", "cfg.yaml", "--resume", "j.jsonl", cwd=tmp_path)
+    assert "1 finished case(s) kept, 1 re-run" in resumed.stderr, resumed.stderr
+    before = (tmp_path / "x.pt").read_bytes()
+    refused = run_cli("run", "cfg.yaml", "--json", "x.pt", cwd=tmp_path)
+    assert refused.returncode == 2 and "--json x.pt: is an input of this run" in refused.stderr, refused.stderr
+    assert (tmp_path / "x.pt").read_bytes() == before

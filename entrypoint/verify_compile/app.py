@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import re
 import sys
 from pathlib import Path
@@ -79,7 +80,7 @@ def merge(args: argparse.Namespace) -> RunResult:
             raise ConfigError(f"cannot read results: {getattr(e, 'strerror', None) or e}", path) from None
         except ValueError as e:
             raise ConfigError(str(e)) from None
-        metas.append(file_meta)
+        metas.append(sanitize.meta(file_meta))  # its values reach the terminal in merged_meta's warnings
         for r in results:
             if r.case_id in merged:
                 raise ConfigError(f"case '{r.case_id}' appears in two results files", path,
@@ -101,13 +102,21 @@ def _conclude(observed: list, meta: dict, args: argparse.Namespace, fail_on: tup
     """Judge once, update the baseline if asked, and write every report from that one judgement. Every text
     from outside (names, paths, messages, output) crosses the sanitising boundary here, before any use."""
     observed, meta = sanitize.results(observed), sanitize.meta(meta)
+    errors = []
     if args.update_baseline and not interrupted:
-        count = save_baseline(args.baseline, judge_run(observed, meta, fail_on).results)
-        print(f"verify-compile: wrote the baseline of {count} case(s) to {args.baseline}", file=sys.stderr)
-        baseline = load_baseline(args.baseline)
+        try:
+            count = save_baseline(args.baseline, judge_run(observed, meta, fail_on).results)
+        except OSError as e:  # a full disk costs the baseline, never the reports
+            print(f"verify-compile: could not write the baseline {args.baseline}: {e.strerror or e}",
+                  file=sys.stderr)
+            errors.append("baseline")
+        else:
+            print(f"verify-compile: wrote the baseline of {count} case(s) to {args.baseline}", file=sys.stderr)
+            baseline = load_baseline(args.baseline)
     run = judge_run(observed, meta, fail_on, baseline, interrupted, journal)
-    run.reports, run.report_errors = write_reports(run, junit=args.junit, junit_file_line=args.junit_file_line,
-                                                   json_path=args.json, markdown=args.markdown, html=args.html)
+    run.reports, written_errors = write_reports(run, junit=args.junit, junit_file_line=args.junit_file_line,
+                                                json_path=args.json, markdown=args.markdown, html=args.html)
+    run.report_errors = errors + written_errors
     return run
 
 
@@ -189,8 +198,11 @@ def _check_report_arguments(args: argparse.Namespace, sources: Sequence[str] = (
         outputs.append(("--baseline", args.baseline))
     else:
         inputs.append(args.baseline)
-    if getattr(args, "journal", None) or getattr(args, "resume", None):
-        outputs.append(("--journal" if args.journal else "--resume", args.journal or args.resume))
+    journal, resume = getattr(args, "journal", None), getattr(args, "resume", None)
+    if journal or resume:
+        outputs.append(("--journal" if journal else "--resume", journal or resume))
+    if journal and resume and os.path.realpath(journal) != os.path.realpath(resume):
+        inputs.append(resume)  # read, not written: a report must not replace it
     for option, path in outputs:
         check_writable(option, path)
     check_outputs(outputs, inputs)
@@ -227,8 +239,8 @@ def merged_meta(metas: list, cases: int) -> dict:
     """One run's meta for several shards: first start, last finish, and a warning where they disagree."""
     meta = {k: v for k, v in (metas[0] if metas else {}).items() if k != "shard"}
     meta["cases"] = cases
-    starts = [m["started"] for m in metas if m.get("started")]
-    ends = [m["finished"] for m in metas if m.get("finished")]
+    starts = [m["started"] for m in metas if m.get("started") and isinstance(m["started"], str)]  # ISO times
+    ends = [m["finished"] for m in metas if m.get("finished") and isinstance(m["finished"], str)]
     meta.update(started=min(starts, default=None), finished=max(ends, default=None), merged_files=len(metas))
     for key in ("torch", "device", "python"):
         seen = sorted({str(m[key]) for m in metas if m.get(key)})

@@ -16,6 +16,7 @@ from verify_compile.config.spec import OUTCOMES_FOR_FAIL_ON
 from verify_compile.errors import USAGE_EXIT, ConfigError, ConfigErrors
 from verify_compile.orchestration.pool import WorkerStartError
 from verify_compile.orchestration.signals import StopSignals
+from verify_compile.reports import sanitize
 from verify_compile.reports.terminal import summary_table
 
 
@@ -81,16 +82,18 @@ def execute(args: argparse.Namespace, signals: Optional[StopSignals] = None) -> 
             return execute(args, own)
     try:
         run = app.run(args, signals) if args.command == "run" else app.merge(args)
-    except ConfigErrors as e:
-        print(f"verify-compile: {len(e.errors)} problem(s) in the configuration, nothing was run:", file=sys.stderr)
-        for error in e.errors:
-            print(f"  {error}", file=sys.stderr)
-        return USAGE_EXIT, None, e.errors
+    except ConfigErrors as e:  # a problem names files and quotes configs: outside text, made safe to show
+        problems = [sanitize.problem(p) for p in e.errors]
+        print(f"verify-compile: {len(problems)} problem(s) in the configuration, nothing was run:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return USAGE_EXIT, None, problems
     except ConfigError as e:
-        print(f"verify-compile: {e}", file=sys.stderr)
-        return USAGE_EXIT, None, [e]
+        problem = sanitize.problem(e)
+        print(f"verify-compile: {problem}", file=sys.stderr)
+        return USAGE_EXIT, None, [problem]
     except WorkerStartError as e:
-        print(f"verify-compile: cannot start a worker, nothing was run: {e}", file=sys.stderr)
+        print(f"verify-compile: cannot start a worker, nothing was run: {sanitize.text(e)}", file=sys.stderr)
         return USAGE_EXIT, None, []
     if signals.signum and not run.interrupted:  # it came after the cases, while the reports were written
         run.interrupted = signals.signum

@@ -187,14 +187,86 @@ def load_json_results(text: str, source: str) -> tuple:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"{source}:{e.lineno}: not JSON ({e.msg})") from None
+    except RecursionError:
+        raise ValueError(f"{source}: nested too deeply to be a results file") from None
     if not isinstance(data, dict) or data.get("format") != "verify-compile-results/1" \
             or not isinstance(data.get("results"), list):
         raise ValueError(f"{source}: not a verify-compile --json results file")
+    if not isinstance(data.get("meta") or {}, dict):
+        raise ValueError(f"{source}: 'meta' must be an object")
     return data.get("meta") or {}, [_checked(r, source) for r in data["results"]]
 
 
-_TYPES = {"case_id": str, "index": int, "model": str, "backend": str, "config": str, "line": int,
-          "outcome": str, "message": str, "details": str, "duration": (int, float)}
+_NUMBER = (int, float)
+# Each field a results file may hold: its type and whether it may be null. A result read back from a file (merge,
+# a journal) or a worker is checked against these before anything judges or renders it: a wrong type there
+# would end the run in a traceback instead of a report.
+_FIELDS = {
+    "case_id": (str, False), "index": (int, False), "model": (str, False), "backend": (str, False),
+    "config": (str, False), "line": (int, False), "outcome": (str, False), "message": (str, False),
+    "details": (str, False), "phase": (str, True), "device": (str, True), "dtype": (str, True),
+    "duration": (_NUMBER, False), "compile_time": (_NUMBER, True), "input_sets": (int, False),
+    "mismatches": (list, False), "health": (dict, True), "perf": (dict, True), "cache": (dict, False),
+    "xfail_reason": (str, True), "captured": (str, False), "artifacts": (list, False), "bisect": (dict, True),
+    "baseline": (dict, True), "notes": (list, False), "limits": (dict, False), "observed": (str, True),
+    "observed_message": (str, True), "failed": (bool, False), "judgement": (list, False)}
+_NESTED = {
+    "health": {"graphs": (int, False), "graph_breaks": (int, False), "recompiles": (int, False),
+               "fallbacks": (int, False), "break_reasons": (list, False), "recompile_reasons": (list, False)},
+    "perf": {k: (_NUMBER, True) for k in ("eager_ms", "compiled_ms", "speedup", "peak_memory_mb")}}
+_MISMATCH_FIELDS = {"where": (str, False), "kind": (str, False), "summary": (str, False), "input_set": (int, False),
+                    "numel": (int, False), "n_bad": (int, False), "worst_index": (list, True)}  # max_abs may be "inf"
+
+
+def _typed(value: Any, kind: Any, nullable: bool) -> bool:
+    if value is None:
+        return nullable
+    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+
+
+def _check_fields(record: dict, fields: dict, prefix: str = "") -> None:
+    for key, (kind, nullable) in fields.items():
+        if key in record and not _typed(record[key], kind, nullable):
+            raise TypeError(f"'{prefix}{key}' has the wrong type")
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in `value` (without recursion: the depth is what is in question)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, (dict, list)):
+            stack += [(v, depth + 1) for v in (item.values() if isinstance(item, dict) else item)]
+    return deepest
+
+
+def _check_types(record: dict) -> None:
+    """TypeError naming the first field of `record` whose type the judgement or a report cannot work with."""
+    if _depth(record) > 16:  # a result nests 4 levels; copying a deeper one would exhaust the stack
+        raise TypeError("nested too deeply")
+    _check_fields(record, _FIELDS)
+    for key, fields in _NESTED.items():
+        if record.get(key) is not None:
+            _check_fields(record[key], fields, f"{key}.")
+    for mismatch in record.get("mismatches", []):
+        if not isinstance(mismatch, dict):
+            raise TypeError("'mismatches' must hold objects")
+        _check_fields(mismatch, _MISMATCH_FIELDS, "mismatches.")
+    health = record.get("health") or {}
+    texts = [record.get(k, []) for k in ("notes", "artifacts", "judgement")]
+    texts += [health.get(k, []) for k in ("break_reasons", "recompile_reasons")]
+    if any(not isinstance(text, str) for items in texts for text in items):
+        raise TypeError("notes, artifacts, judgement steps and compile reasons must be text")
+    if any(not _typed(v, _NUMBER, False) for v in record.get("limits", {}).values()):
+        raise TypeError("'limits' must map gate names to numbers")
+    if record.get("outcome") not in OUTCOMES:
+        raise TypeError(f"unknown outcome {record.get('outcome')!r}")
+    if record.get("observed") is not None and record["observed"] not in OBSERVED_OUTCOMES:
+        raise TypeError(f"unknown observed outcome {record['observed']!r}")
+    legacy = record.get("baseline") or {}  # read back for results written before 'observed' existed
+    if record.get("observed") is None and legacy.get("actual", OUTCOMES[0]) not in OUTCOMES:
+        raise TypeError(f"unknown baseline outcome {legacy.get('actual')!r}")
 
 
 def _checked(record: object, source: str) -> CaseResult:
@@ -203,11 +275,7 @@ def _checked(record: object, source: str) -> CaseResult:
     try:
         if not isinstance(record, dict):
             raise TypeError("a result must be an object")
-        for key, kind in _TYPES.items():
-            if key in record and not isinstance(record[key], kind) or isinstance(record.get(key), bool):
-                raise TypeError(f"'{key}' has the wrong type")
-        if record.get("outcome") not in OUTCOMES:
-            raise TypeError(f"unknown outcome {record.get('outcome')!r}")
+        _check_types(record)
         return CaseResult.from_dict(record)
     except (TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"{source}: result '{name}' is malformed: {e}") from None

@@ -31,6 +31,13 @@ def test_yaml_never_builds_python_objects():
         loads_yaml("x: !!python/object/apply:os.system ['true']\n", "c.yaml")
 
 
+@pytest.mark.parametrize("value", ["!!timestamp soon", "!!bool maybe", "!!int 0x"])
+def test_a_tagged_scalar_that_cannot_be_read_is_a_located_error(value):
+    with pytest.raises(ConfigError) as e:
+        loads_yaml(f"version: 1\nx: {value}\n", "c.yaml")
+    assert e.value.line == 2 and "cannot read the value" in e.value.message, str(e.value)
+
+
 def _config(tmp_path, body: str) -> object:
     write(tmp_path / "models.py", "def f(x):\n    return x\n")
     return load_config(write(tmp_path / "c.yaml", "version: 1\nmodels:\n" + body))
@@ -46,6 +53,8 @@ def test_a_good_entry_gets_its_defaults(tmp_path):
 @pytest.mark.parametrize("body, line, words", [
     ("  - name: f\n    function: models.py:f\n    dtyp: float32\n", 5, "unknown key 'dtyp'"),
     ("  - name: f\n    function: models.py:f\n    timeout: -1\n", 5, "timeout"),
+    ("  - name: f\n    function: models.py:f\n    timeout: .inf\n", 5, "'timeout' must be a finite number"),
+    ("  - name: f\n    function: models.py:f\n    min_speedup: 1e999\n", 5, "'min_speedup' must be a finite"),
     ("  - name: f\n    function: missing.py:f\n", 4, "missing.py"),
     ("  - name: f\n    function: models.py:f\n    backends: []\n", 5, "'backends' is empty"),
 ])
@@ -100,3 +109,12 @@ def test_duplicate_model_names_across_configs_are_config_errors():
     with pytest.raises(ConfigErrors):
         expand([Config(path="c.yaml", models=(model,)), Config(path="d.yaml", models=(model,))])
     assert isinstance(Case(index=0, model=model, backend=BackendSpec(id="b", backend="b")).id, str)
+
+
+@pytest.mark.parametrize("header", ['{"format": "verify-compile-journal/2", "configs": 5}',
+                                    '{"format": "verify-compile-journal/2", "configs": [[1]]}', "[1]", "7"])
+def test_a_journal_with_a_damaged_header_is_refused_not_a_traceback(header):
+    from verify_compile.orchestration.journal import parse_journal
+
+    with pytest.raises(ValueError, match="j.jsonl:1: not a verify-compile journal"):
+        parse_journal(header + "\n", "j.jsonl", ["/c.yaml"])

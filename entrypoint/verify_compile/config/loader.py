@@ -271,6 +271,8 @@ def _number(name: str, minimum: float, integer: bool = False, nullable: bool = F
             too_small = value <= minimum if strict else value < minimum
             if too_small or (isinstance(value, float) and math.isnan(value)):
                 check.error(f"'{name}' must be {'>' if strict else '>='} {minimum:g}, got {value}", line)
+            elif isinstance(value, float) and math.isinf(value):  # `.inf` would switch a timeout or gate off
+                check.error(f"'{name}' must be a finite number, got {value}", line)
         return value
     return validate
 

@@ -195,6 +195,6 @@ def _convert(node: yaml.Node, loader: _Loader, filename: str) -> Any:
         return out_list
     try:
         return loader.construct_object(node, deep=True)
-    except (ValueError, OverflowError) as e:  # e.g. a date that does not exist
+    except (ValueError, OverflowError, KeyError, AttributeError, TypeError) as e:  # a bad date, `!!bool maybe`
         raise ConfigError(f"cannot read the value '{node.value[:40]}': {e}", filename,
                           node.start_mark.line + 1) from None

@@ -39,6 +39,7 @@ from verify_compile.github.commands import (
     stop_token,
 )
 from verify_compile.orchestration.signals import StopSignals
+from verify_compile.reports import sanitize
 from verify_compile.reports.markdown import LIMIT_BYTES, code_block, render_markdown
 from verify_compile.results import CaseResult, RunResult
 
@@ -59,8 +60,11 @@ def _main(argv: list[str], signals: StopSignals) -> int:
         args, junit = build_args(env, argv)
         show_summary = parse_bool(read_input(env, "summary", "true"), "summary")
         annotate = parse_bool(read_input(env, "annotations", "true"), "annotations")
-    except (ValueError, ConfigError) as e:
+    except (ValueError, ConfigError) as e:  # nothing ran: the outputs and the summary still say so
         _emit(command("error", str(e), title="verify-compile: bad action input"))
+        summary = (f"## verify-compile: nothing was run\n\nExit code {USAGE_EXIT}; an input of the action is wrong:\n\n"
+                   + code_block(sanitize.text(e)))
+        _publish(env, None, "", 0.0, summary, read_input(env, "summary", "true").lower() != "false")
         return USAGE_EXIT
     start = time.monotonic()
     with fenced_log():
@@ -75,11 +79,17 @@ def _main(argv: list[str], signals: StopSignals) -> int:
     else:
         print_failures(run.results, workspace, annotate)
         summary = render_markdown(run) + "\n"
+    _publish(env, run, junit, seconds, summary, show_summary)
+    return code
+
+
+def _publish(env: Mapping[str, str], run: Optional[RunResult], junit: str, seconds: float, summary: str,
+             show_summary: bool) -> None:
+    """The summary (a file, and the step summary unless it is off) and the step's outputs."""
     summary_path = write_summary(env, summary)
     if show_summary:
         append_file(env.get("GITHUB_STEP_SUMMARY"), summary)
     append_file(env.get("GITHUB_OUTPUT"), format_outputs(outputs(run, junit, seconds, summary_path)))
-    return code
 
 
 def _nothing_ran(code: int, problems: list, workspace: str, annotate: bool) -> str:
@@ -196,7 +206,7 @@ def fenced_log() -> Iterator[None]:
 
 def _run_cli(args: list[str], signals: StopSignals) -> tuple:
     """Run the CLI in this process: (exit code, RunResult or None, configuration problems)."""
-    print("verify-compile " + shlex.join(args), flush=True)
+    print("verify-compile " + sanitize.text(shlex.join(args)), flush=True)  # paths from inputs: any bytes
     try:
         return cli.execute(cli.build_parser().parse_args(args), signals)
     except SystemExit as e:  # argparse rejected something in `args`, or printed help and verified nothing

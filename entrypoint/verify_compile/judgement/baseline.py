@@ -51,6 +51,8 @@ def _load_csv(p: Path) -> dict:
         rows = list(csv.DictReader(io.StringIO(p.read_text(encoding="utf-8"))))
     except OSError as e:
         raise ConfigError(f"cannot read baseline: {e.strerror}", str(p)) from None
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise ConfigError(f"cannot read baseline: {e}", str(p)) from None
     out = {}
     for number, row in enumerate(rows, start=2):
         if not row.get("case"):
@@ -65,18 +67,24 @@ def _entry(entry: object, file: str, line: object) -> dict:
         raise ConfigError(f"a baseline entry needs 'outcome:' (one of {', '.join(R.OUTCOMES)})", file, line)
     out = {"outcome": entry["outcome"]}
     for key in _TRACKED:
-        if entry.get(key) is not None:
-            try:
-                out[key] = int(entry[key])
-            except (TypeError, ValueError):
-                raise ConfigError(f"'{key}' must be an integer", file, line) from None
+        value = entry.get(key)
+        if value is None:
+            continue
+        if isinstance(value, str) and value.strip().isdigit():  # CSV holds text
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:  # 1.7, true and .inf too
+            raise ConfigError(f"'{key}' must be a whole number >= 0, got {value!r}", file, line)
+        out[key] = value
     return out
 
 
 def snapshot(results: Iterable[CaseResult]) -> dict:
-    """The baseline that the given results would match exactly (what each saw before a baseline judged it)."""
+    """The baseline that the given results would match exactly (what each saw before a baseline judged it).
+    A case stopped before it finished (a merged, interrupted shard) is left out: its `error` is no expectation."""
     out = {}
     for r in sorted(results, key=lambda r: r.index):
+        if r.phase == R.INTERRUPTED:
+            continue
         outcome = r.baseline["actual"] if r.baseline else r.outcome
         entry = {"outcome": str(outcome)}  # a plain str: yaml cannot dump an enum
         if outcome == R.PASS and r.health:

@@ -44,8 +44,13 @@ def judge_case(observed: CaseResult, fail_on: tuple, baseline: Optional[dict] = 
             step = judge_against(r, baseline.get(r.case_id))
             if step:
                 r.judgement.append(step)
-    r.failed = r.outcome in fail_on
     shown = ",".join(fail_on) or "none"
+    if r.phase == R.INTERRUPTED:  # never verified: as in the run it came from, it fails whatever --fail-on says
+        r.failed = True
+        r.judgement.append(f"fails the run: the case was stopped before it finished (whatever --fail-on ({shown}) "
+                           "says)")
+        return r
+    r.failed = r.outcome in fail_on
     r.judgement.append(f"{'fails' if r.failed else 'does not fail'} the run: '{r.outcome}' is "
                        f"{'' if r.failed else 'not '}in --fail-on ({shown})")
     return r

@@ -14,11 +14,13 @@ import fcntl
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterable, Optional
 
 from verify_compile import results as R
+from verify_compile.config.spec import FileSpec, InputSet
 from verify_compile.errors import ConfigError
 from verify_compile.results import CaseResult
 
@@ -33,12 +35,12 @@ class Entry:
 
 
 def case_fingerprint(case: object) -> str:
-    """sha256 of the case's resolved model entry, its backend, and the content of the source files they name.
-    The model's other backends and its timeout are left out: neither changes what this case's result says."""
+    """sha256 of the case's resolved model entry, its backend, and the content of the files they name (model and
+    backend sources, `{file:}` inputs). The model's other backends and its timeout are left out: neither changes
+    what this case's result says."""
     model, backend = case.model, case.backend  # type: ignore[attr-defined]
-    targets = [model.target] + ([backend.backend] if backend.is_custom else [])
     data = {"model": dataclasses.replace(model, backends=(), timeout=0.0), "backend": backend,
-            "sources": {t: _source_hash(t, model.base_dir) for t in targets}}
+            "sources": {path: _file_hash(path) for path in _case_files(case)}}
     return hashlib.sha256(_stable_json(data).encode()).hexdigest()
 
 
@@ -58,6 +60,7 @@ class Journal:
 
     def __init__(self, path: str, configs: list, case_ids: Iterable[str], keep: bool = False) -> None:
         self.path = Path(path)
+        self._broken = False  # a write failed: later ones are not tried
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[str] = open(self.path, "a+", encoding="utf-8", errors="surrogateescape")
         try:
@@ -87,11 +90,21 @@ class Journal:
     def close(self, remove: bool = False) -> None:
         if remove:
             self.path.unlink(missing_ok=True)
-        self._file.close()  # releases the lock
+        try:
+            self._file.close()  # releases the lock
+        except OSError:
+            pass  # a buffered line that cannot be written: _write has said so
 
     def _write(self, obj: dict) -> None:
-        self._file.write(json.dumps(obj, default=str) + "\n")
-        self._file.flush()
+        if self._broken:
+            return
+        try:
+            self._file.write(json.dumps(obj, default=str) + "\n")
+            self._file.flush()
+        except OSError as e:  # a full disk costs the journal, never the run or its reports
+            self._broken = True
+            print(f"verify-compile: warning: cannot write the journal {self.path} ({e.strerror or e}); the run "
+                  "goes on without it, and --resume will run again what it lacks", file=sys.stderr)
 
 
 def read_journal(path: str, configs: list) -> dict:
@@ -108,9 +121,11 @@ def parse_journal(text: str, path: str, configs: list) -> dict:
     cases that were interrupted are not finished: they run again. A journal of other configs is refused."""
     lines = text.splitlines()
     header = _json_line(lines[0]) if lines else None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
+    configs_of = header.get("configs") if isinstance(header, dict) else None
+    if not isinstance(configs_of, list) or header.get("format") != FORMAT \
+            or not all(isinstance(c, str) for c in configs_of):
         raise ValueError(f"{path}:1: not a verify-compile journal (of this version)")
-    theirs = set(header.get("configs") or [])
+    theirs = set(configs_of)
     if not (theirs <= set(configs) or set(configs) <= theirs):
         raise ConfigError(f"the journal is of other configs ({', '.join(sorted(theirs)) or 'none'})", path, 1,
                           "resume with the configs of the run that wrote it, or start a new journal")
@@ -132,7 +147,7 @@ def parse_journal(text: str, path: str, configs: list) -> dict:
 def _json_line(line: str) -> Optional[object]:
     try:
         return json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
@@ -149,21 +164,29 @@ def source_file(target: str, base_dir: str) -> Optional[str]:
 
 
 def source_files(cases: Iterable[object]) -> list:
-    """The model and backend source files the cases name: inputs of the run."""
-    files = set()
-    for case in cases:
-        model, backend = case.model, case.backend  # type: ignore[attr-defined]
-        for target in [model.target] + ([backend.backend] if backend.is_custom else []):
-            found = source_file(target, model.base_dir)
-            if found:
-                files.add(found)
-    return sorted(files)
+    """The model and backend source files and the `{file:}` inputs the cases name: inputs of the run."""
+    return sorted({path for case in cases for path in _case_files(case)})
 
 
-def _source_hash(target: str, base_dir: str) -> Optional[str]:
-    path = source_file(target, base_dir)
-    if path is None:
-        return None
+def _case_files(case: object) -> list:
+    model, backend = case.model, case.backend  # type: ignore[attr-defined]
+    targets = [model.target] + ([backend.backend] if backend.is_custom else [])
+    found = [source_file(target, model.base_dir) for target in targets]
+    return [path for path in found if path] + _input_files((model.init, model.inputs or ()))
+
+
+def _input_files(value: object) -> list:
+    """The paths of the `{file:}` arguments in input sets, nested in tuples and mappings."""
+    if isinstance(value, FileSpec):
+        return [value.file]
+    if isinstance(value, InputSet):
+        return _input_files((value.args, value.kwargs))
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [path for item in value for path in _input_files(item)] if isinstance(value, (list, tuple)) else []
+
+
+def _file_hash(path: str) -> Optional[str]:
     digest = hashlib.sha256()
     try:
         with open(path, "rb") as f:

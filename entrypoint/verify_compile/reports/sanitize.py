@@ -13,6 +13,7 @@ import dataclasses
 import re
 from typing import Any, Iterable
 
+from verify_compile.errors import ConfigError
 from verify_compile.results import CaseResult
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -62,3 +63,8 @@ def results(rs: Iterable[CaseResult]) -> list:
 
 def meta(m: dict) -> dict:
     return deep(dict(m or {}))
+
+
+def problem(e: ConfigError) -> ConfigError:
+    """A configuration problem safe to print, annotate and summarise (its file name may be any bytes)."""
+    return ConfigError(text(e.message), text(e.file) if e.file else None, e.line, text(e.hint) if e.hint else None)
