@@ -113,25 +113,27 @@ def _running(pid: int) -> bool:
         return False
 
 
-def test_a_worker_dies_with_its_parent(tmp_path):
-    cfg = _config(tmp_path, [("hanging", "hostile.py:hangs", 600)])
-    env = {**os.environ, "PYTHONPATH": str(REPO / "entrypoint")}
+def test_a_worker_and_what_its_case_started_die_with_the_parent(tmp_path):
+    marker = f"{random.randint(100000, 999999)}.5"
+    cfg = _config(tmp_path, [("hanging", "hostile.py:hangs_with_daemon", 600)])
+    env = {**os.environ, "PYTHONPATH": str(REPO / "entrypoint"), "VC_TEST_SLEEP": marker}
     cli = subprocess.Popen([sys.executable, "-m", "verify_compile", "run", cfg], cwd=tmp_path, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     workers: list = []
     try:
         deadline = time.monotonic() + 120
-        while not (workers := _worker_pids(cli.pid)) and time.monotonic() < deadline:
+        while not (len(_sleepers(marker)) == 2 and (workers := _worker_pids(cli.pid))) \
+                and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert workers, "no worker started"
-        time.sleep(1)
+        assert workers and len(_sleepers(marker)) == 2, "the case did not start its daemons"
         cli.kill()  # SIGKILL: no handler, no cleanup in the parent
         cli.wait()
         deadline = time.monotonic() + 10
-        while any(_running(p) for p in workers) and time.monotonic() < deadline:
+        while (any(_running(p) for p in workers) or _sleepers(marker)) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not any(_running(p) for p in workers), "the worker outlived its parent"
+        assert _sleepers(marker) == [], "a daemon started by the case (setsid, double fork) outlived the run"
     finally:
-        for p in workers:
+        for p in workers + _sleepers(marker):
             if _running(p):
                 os.kill(p, signal.SIGKILL)

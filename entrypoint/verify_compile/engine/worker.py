@@ -35,20 +35,26 @@ def _make_expendable() -> None:
 
 
 def _die_with_parent(parent: int) -> None:
-    """A worker never outlives the run: the kernel kills it when its parent dies (Linux), and a watchdog thread
-    notices a changed parent elsewhere (or if the parent died before the prctl took effect)."""
-    proctree.prctl(proctree.PR_SET_PDEATHSIG, signal.SIGKILL)
+    """A worker never outlives the run, nor does anything its case started: when the parent dies the kernel sends
+    SIGTERM (Linux), and a watchdog thread notices a changed parent elsewhere (or when the main thread is busy in
+    C code); either way every descendant is ended first, since a SIGKILLed worker would leave them behind."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: _end_tree_and_exit())
+    proctree.prctl(proctree.PR_SET_PDEATHSIG, signal.SIGTERM)
     proctree.prctl(proctree.PR_SET_CHILD_SUBREAPER, 1)  # orphans of a case come back here, to be ended
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.5)
-        proctree.kill_descendants(os.getpid())
-        os._exit(70)
+        _end_tree_and_exit()
 
     if os.getppid() != parent:
         os._exit(70)
     threading.Thread(target=watch, name="verify-compile-watchdog", daemon=True).start()
+
+
+def _end_tree_and_exit() -> None:
+    proctree.kill_descendants(os.getpid())
+    os._exit(70)
 
 
 def hello_info() -> dict:
