@@ -209,9 +209,8 @@ def _check_report_arguments(args: argparse.Namespace, sources: Sequence[str] = (
 
 
 def _check_run_arguments(args: argparse.Namespace) -> None:
-    """Everything about the command line that can be wrong, found before anything runs."""
-    for option, path in (("--journal", args.journal), ("--baseline", args.baseline if args.update_baseline else None)):
-        check_writable(option, path)
+    """Everything about the command line that can be wrong, found before anything runs (the files it writes:
+    `_check_report_arguments`)."""
     check_writable("--cache-dir", args.cache_dir, folder=True)
     check_writable("--repro-dir", args.repro_dir, folder=True)
     if args.resume and not Path(args.resume).is_file():
