@@ -37,19 +37,18 @@ def judge_run(results: Iterable[CaseResult], meta: dict, fail_on: tuple, baselin
 def judge_case(observed: CaseResult, fail_on: tuple, baseline: Optional[dict] = None) -> CaseResult:
     """A judged copy of one result."""
     r = _as_observed(observed)
-    if r.phase != R.INTERRUPTED:  # a stopped case says nothing about the compiler: no expectation applies
-        _gates(r)
-        _expected_failure(r)
-        if baseline is not None:
-            step = judge_against(r, baseline.get(r.case_id))
-            if step:
-                r.judgement.append(step)
     shown = ",".join(fail_on) or "none"
-    if r.phase == R.INTERRUPTED:  # never verified: as in the run it came from, it fails whatever --fail-on says
+    if r.phase == R.INTERRUPTED:  # never verified: no expectation applies, and it fails whatever --fail-on says
         r.failed = True
         r.judgement.append(f"fails the run: the case was stopped before it finished (whatever --fail-on ({shown}) "
                            "says)")
         return r
+    _gates(r)
+    _expected_failure(r)
+    if baseline is not None:
+        step = judge_against(r, baseline.get(r.case_id))
+        if step:
+            r.judgement.append(step)
     r.failed = r.outcome in fail_on
     r.judgement.append(f"{'fails' if r.failed else 'does not fail'} the run: '{r.outcome}' is "
                        f"{'' if r.failed else 'not '}in --fail-on ({shown})")
