@@ -172,8 +172,8 @@ def test_live_progress_on_a_terminal():
 
 
 def test_inputs_are_deterministic_for_a_seed():
-    from verify_compile.config.spec import InputSet, TensorSpec
     from verify_compile.engine.inputs import materialize
+    from verify_compile.spec import InputSet, TensorSpec
 
     spec = InputSet(args=(TensorSpec(shape=(3, 4)), TensorSpec(shape=(5,), dtype="int64", dist="randint", low=0,
                                                                 high=100)))

@@ -48,7 +48,7 @@ def test_a_batch_of_one_in_a_sweep_is_a_mismatch_that_names_the_swept_set(tmp_pa
 
 
 def test_sweeps_become_labelled_input_sets_with_named_dims(tmp_path: Path) -> None:
-    from verify_compile.config.spec import TensorSpec
+    from verify_compile.spec import TensorSpec
 
     (spec,) = _load(tmp_path, CONFIG).models
     assert spec.dims == {"T": 16, "B": 4} and spec.dynamic_dims == ("T", "B")  # `dims` order

@@ -194,10 +194,9 @@ def test_repro_exits_0_when_the_mismatch_is_gone(run: tuple, tmp_path: Path) -> 
 
 def _case(tmp_path: Path, backend: str = "eager", timeout: float = 600.0, bisect: bool = False) -> tuple:
     from verify_compile import results as R
-    from verify_compile.config.spec import BackendSpec, InputSet, ModelSpec, TensorSpec
     from verify_compile.engine.reference import build_reference
-    from verify_compile.orchestration.cases import Case
     from verify_compile.results import CaseResult
+    from verify_compile.spec import BackendSpec, Case, InputSet, ModelSpec, TensorSpec
 
     (tmp_path / "models.py").write_text(MODELS)
     spec = ModelSpec(name="affine", kind="function", target="models.py:affine", config_file=str(tmp_path / "c.yaml"),
@@ -211,8 +210,8 @@ def _case(tmp_path: Path, backend: str = "eager", timeout: float = 600.0, bisect
 
 
 def test_a_failing_diagnosis_leaves_a_note_and_the_verdict(tmp_path: Path) -> None:
-    from verify_compile.config.spec import RunSettings
     from verify_compile.engine.diagnostics import diagnose
+    from verify_compile.spec import RunSettings
 
     case, ref, result = _case(tmp_path)
     not_a_folder = tmp_path / "file"
@@ -223,8 +222,8 @@ def test_a_failing_diagnosis_leaves_a_note_and_the_verdict(tmp_path: Path) -> No
 
 
 def test_bisection_skips_other_backends_and_respects_the_timeout(tmp_path: Path) -> None:
-    from verify_compile.config.spec import RunSettings
     from verify_compile.engine.diagnostics import diagnose
+    from verify_compile.spec import RunSettings
 
     phases: list = []
     case, ref, result = _case(tmp_path, backend="eager", bisect=True)  # `bisect: true` in the config

@@ -7,10 +7,10 @@ from collections import OrderedDict, namedtuple
 
 import torch
 
-from verify_compile.config.spec import Tolerance
 from verify_compile.engine import tree
-from verify_compile.engine.compare import compare_observations
-from verify_compile.engine.repro import flatten_observation
+from verify_compile.engine.compare import compare_calls
+from verify_compile.engine.repro import flatten_call
+from verify_compile.spec import Tolerance
 
 Pair = namedtuple("Pair", "first second")
 
@@ -57,12 +57,12 @@ def test_a_cycle_stops_at_the_depth_guard() -> None:
 
 
 def test_comparison_and_repro_bundles_name_leaves_alike() -> None:
-    from verify_compile.engine.compare import Observation
+    from verify_compile.engine.compare import CallRecord
 
-    eager = Observation(output=_value(), inputs=((), {}), state={}, grads={})
-    wrong = Observation(output=_value(2.0), inputs=((), {}), state={}, grads={})
-    wheres = [m.where for m in compare_observations(eager, wrong, Tolerance(), use_fp64=False)]
+    eager = CallRecord(output=_value(), inputs=((), {}), state={}, grads={})
+    wrong = CallRecord(output=_value(2.0), inputs=((), {}), state={}, grads={})
+    wheres = [m.where for m in compare_calls(eager, wrong, Tolerance(), use_fp64=False)]
     assert wheres == ["output[0]['logits']", "output[1].first", "output[1].second[0]", "output[2].hidden",
                       "output[2].extra[0]", "output[3]['cache'].k"]
-    assert set(wheres[:5]) <= set(flatten_observation(eager))
-    assert flatten_observation(eager)["output[3]['cache']"].startswith("<")  # kept as its repr
+    assert set(wheres[:5]) <= set(flatten_call(eager))
+    assert flatten_call(eager)["output[3]['cache']"].startswith("<")  # kept as its repr

@@ -16,7 +16,6 @@ from typing import Optional, Sequence
 
 from verify_compile import results as R
 from verify_compile.config.loader import DEVICE_RE, backends_from_cli, load_config
-from verify_compile.config.spec import OUTCOMES_FOR_FAIL_ON, RunSettings
 from verify_compile.errors import ConfigError, ConfigErrors
 from verify_compile.judgement.baseline import load_baseline, save_baseline
 from verify_compile.judgement.judge import expect, judge_case, judge_run
@@ -28,6 +27,7 @@ from verify_compile.reports import sanitize
 from verify_compile.reports.files import check_outputs, check_writable, write_reports
 from verify_compile.reports.terminal import Progress
 from verify_compile.results import RunResult, load_json_results
+from verify_compile.spec import OUTCOMES_FOR_FAIL_ON, RunSettings
 
 
 def run(args: argparse.Namespace, signals: Optional[StopSignals] = None) -> RunResult:

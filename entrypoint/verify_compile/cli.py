@@ -12,12 +12,12 @@ from typing import Optional, Sequence
 
 from verify_compile import __version__, app
 from verify_compile import results as R
-from verify_compile.config.spec import OUTCOMES_FOR_FAIL_ON
 from verify_compile.errors import USAGE_EXIT, ConfigError, ConfigErrors
 from verify_compile.orchestration.pool import WorkerStartError
 from verify_compile.orchestration.signals import StopSignals
 from verify_compile.reports import sanitize
 from verify_compile.reports.terminal import summary_table
+from verify_compile.spec import OUTCOMES_FOR_FAIL_ON
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,16 +6,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from verify_compile.config.spec import Tolerance
-from verify_compile.engine.compare import Observation, compare_observations, fp64_accepts
+from verify_compile.engine.compare import CallRecord, compare_calls, fp64_accepts
+from verify_compile.spec import Tolerance
 
 
-def obs(output, inputs=((), {})) -> Observation:
-    return Observation(output=output, inputs=inputs, state={}, grads={})
+def obs(output, inputs=((), {})) -> CallRecord:
+    return CallRecord(output=output, inputs=inputs, state={}, grads={})
 
 
 def diffs(eager, compiled, fp64=None) -> list:
-    return compare_observations(obs(eager), obs(compiled), Tolerance(), fp64=(lambda: obs(fp64)) if fp64 is not None
+    return compare_calls(obs(eager), obs(compiled), Tolerance(), fp64=(lambda: obs(fp64)) if fp64 is not None
                                 else None)
 
 

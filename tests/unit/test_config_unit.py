@@ -7,10 +7,10 @@ import pytest
 
 from conftest import write
 from verify_compile.config.loader import load_config
-from verify_compile.config.spec import BackendSpec, ModelSpec
 from verify_compile.config.yamlload import LocDict, loads_yaml
 from verify_compile.errors import ConfigError, ConfigErrors
-from verify_compile.orchestration.cases import Case, expand, parse_shard, select, shard
+from verify_compile.orchestration.cases import cost, expand, parse_shard, select, shard
+from verify_compile.spec import BackendSpec, Case, ModelSpec
 
 
 def test_yaml_keeps_the_line_of_every_key_and_item():
@@ -71,7 +71,7 @@ def _cases(n_models: int, train_every: int = 0) -> list:
                         backends=(BackendSpec(id="inductor", backend="inductor"),
                                   BackendSpec(id="aot_eager", backend="aot_eager")))
               for i in range(n_models)]
-    from verify_compile.config.spec import Config
+    from verify_compile.spec import Config
 
     return expand([Config(path="c.yaml", models=tuple(models))])
 
@@ -80,8 +80,8 @@ def test_shards_cover_every_case_once_and_balance_the_cost():
     cases = _cases(7, train_every=3)
     parts = [shard(cases, i, 3) for i in (1, 2, 3)]
     assert sorted(c.index for p in parts for c in p) == list(range(len(cases)))
-    loads = [sum(c.cost() for c in p) for p in parts]
-    assert max(loads) - min(loads) <= max(c.cost() for c in cases)
+    loads = [sum(cost(c) for c in p) for p in parts]
+    assert max(loads) - min(loads) <= max(cost(c) for c in cases)
     assert parts == [shard(cases, i, 3) for i in (1, 2, 3)]  # deterministic
 
 
@@ -103,7 +103,7 @@ def test_select_matches_ids_and_names_with_literal_brackets():
 
 
 def test_duplicate_model_names_across_configs_are_config_errors():
-    from verify_compile.config.spec import Config
+    from verify_compile.spec import Config
 
     model = ModelSpec(name="a", kind="function", target="x.py:f", config_file="c.yaml", base_dir=".", line=3)
     with pytest.raises(ConfigErrors):

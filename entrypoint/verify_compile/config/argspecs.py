@@ -11,9 +11,9 @@ from typing import Any, Optional
 
 from verify_compile.config.checker import Checker, show
 from verify_compile.config.dims import set_dims
-from verify_compile.config.spec import DISTS, RANDOM_DISTS, TENSOR_DTYPES, FileSpec, InputSet, TensorSpec
 from verify_compile.config.yamlload import LocDict, LocList
 from verify_compile.errors import did_you_mean
+from verify_compile.spec import DISTS, RANDOM_DISTS, TENSOR_DTYPES, FileSpec, InputSet, TensorSpec
 
 TENSOR_KEYS = ("shape", "dtype", "dist", "low", "high", "value", "requires_grad")
 FILE_KEYS = ("file", "key")

@@ -11,7 +11,9 @@ from typing import Any, Callable, Optional
 from verify_compile.config.argspecs import Scope, input_set, swept_sets
 from verify_compile.config.checker import Checker, show
 from verify_compile.config.dims import dynamic_dims, model_dims, sweep, unused_sweeps
-from verify_compile.config.spec import (
+from verify_compile.config.yamlload import LocDict, LocList, load_yaml
+from verify_compile.errors import ConfigError, ConfigErrors, did_you_mean
+from verify_compile.spec import (
     DTYPES,
     EXPORT,
     SHIPPING_BACKENDS,
@@ -21,8 +23,6 @@ from verify_compile.config.spec import (
     ModelSpec,
     Tolerance,
 )
-from verify_compile.config.yamlload import LocDict, LocList, load_yaml
-from verify_compile.errors import ConfigError, ConfigErrors, did_you_mean
 
 TOP_KEYS = ("version", "defaults", "models", "cache_dir")
 ENTRY_ONLY_KEYS = ("name", "model", "function", "init", "inputs", "sweep")

@@ -1,4 +1,4 @@
-"""Making one call of a model or compiled model and recording everything it did (an Observation)."""
+"""Making one call of a model or compiled model and recording everything it did (a CallRecord)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any, Callable, Optional
 
 import torch
 
-from verify_compile.engine.compare import Observation
+from verify_compile.engine.compare import CallRecord
 from verify_compile.engine.inputs import clone_value
 from verify_compile.engine.torchstate import seed_everything
 from verify_compile.engine.tree import map_tensors, tensor_leaves
@@ -31,7 +31,7 @@ def state_of(module: Optional[torch.nn.Module]) -> dict:
 
 
 def call_once(fn: Callable, module: Optional[torch.nn.Module], args: tuple, kwargs: dict, seed: int,
-              train: bool, pristine: dict) -> Observation:
+              train: bool, pristine: dict) -> CallRecord:
     """Call `fn` on fresh clones of the inputs with the RNG reset to `seed`; with `train`, also backward."""
     args, kwargs = clone_value(args), clone_value(kwargs)
     if module is not None and train:
@@ -51,7 +51,7 @@ def call_once(fn: Callable, module: Optional[torch.nn.Module], args: tuple, kwar
     changed = {name: value.clone() for name, value in state.items()
                if name not in pristine or not same_tensor(value, pristine[name])}
     detached = map_tensors(output, lambda t: t.detach().clone())
-    return Observation(output=detached, inputs=_inputs_after(args, kwargs), state=changed, grads=grads,
+    return CallRecord(output=detached, inputs=_inputs_after(args, kwargs), state=changed, grads=grads,
                        aliases=_aliases(output, args, kwargs, state),
                        raw_output=map_tensors(output, lambda t: t.detach()))
 

@@ -18,9 +18,9 @@ from typing import Any, Callable, Optional
 
 import torch
 
-from verify_compile.config.spec import Tolerance
 from verify_compile.engine import tree
 from verify_compile.results import Mismatch
+from verify_compile.spec import Tolerance
 
 # (atol, rtol) by dtype: torch.testing.assert_close's defaults.
 DEFAULT_TOLERANCES = {
@@ -49,7 +49,7 @@ MISSING = object()  # an fp64 counterpart that does not exist
 
 
 @dataclass
-class Observation:
+class CallRecord:
     """What one call left behind: its output, its inputs afterwards, changed module state, and gradients."""
 
     output: Any  # a copy taken right after the call
@@ -67,8 +67,8 @@ def resolve_tolerance(tol: Tolerance, dtype: torch.dtype) -> tuple:
     return (tol.atol if tol.atol is not None else atol, tol.rtol if tol.rtol is not None else rtol)
 
 
-def compare_observations(eager: Observation, compiled: Observation, tol: Tolerance,
-                         fp64: Optional[Callable[[], Optional[Observation]]] = None,
+def compare_calls(eager: CallRecord, compiled: CallRecord, tol: Tolerance,
+                         fp64: Optional[Callable[[], Optional[CallRecord]]] = None,
                          pristine: Optional[dict] = None, use_fp64: bool = True) -> list:
     """Every differing leaf, in the order output, inputs, module state, gradients.
 
@@ -79,7 +79,7 @@ def compare_observations(eager: Observation, compiled: Observation, tol: Toleran
     found: list = []
     lazy = _Lazy(fp64 if use_fp64 else None)
 
-    def fp64_of(getter: Callable[[Observation], Any]) -> Callable[[], Any]:
+    def fp64_of(getter: Callable[[CallRecord], Any]) -> Callable[[], Any]:
         return lambda: getter(lazy.get()) if lazy.get() is not None else MISSING
 
     walk(eager.output, compiled.output, "output", tol, found, fp64_of(lambda o: o.output))
@@ -103,7 +103,7 @@ def compare_observations(eager: Observation, compiled: Observation, tol: Toleran
     return found
 
 
-def _state64(obs: Observation, name: str, pristine: dict) -> Any:
+def _state64(obs: CallRecord, name: str, pristine: dict) -> Any:
     if name in obs.state:
         return obs.state[name]
     value = pristine.get(name, MISSING)

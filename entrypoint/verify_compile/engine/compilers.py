@@ -17,7 +17,6 @@ import torch
 
 from verify_compile import results as R
 from verify_compile.channel import SCRATCH_ENV
-from verify_compile.config.spec import AOT_INDUCTOR, BackendSpec
 from verify_compile.engine.calls import state_of
 from verify_compile.engine.exporting import (
     PhaseError,
@@ -29,7 +28,7 @@ from verify_compile.engine.exporting import (
 from verify_compile.engine.loading import LoadError, resolve_backend
 from verify_compile.engine.reference import Reference
 from verify_compile.errors import exception_summary
-from verify_compile.orchestration.cases import Case
+from verify_compile.spec import AOT_INDUCTOR, BackendSpec, Case
 
 # Modes that run inductor's output through CUDA graphs, whose outputs the next call overwrites by design.
 _CUDAGRAPH_MODES = ("reduce-overhead", "max-autotune")

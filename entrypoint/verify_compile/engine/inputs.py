@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from verify_compile.config.spec import FileSpec, InputSet, TensorSpec
 from verify_compile.engine.tree import map_tensors
+from verify_compile.spec import FileSpec, InputSet, TensorSpec
 
 _DTYPES = {name: getattr(torch, name) for name in (
     "float32", "float16", "bfloat16", "float64", "int64", "int32", "int16", "int8", "uint8", "bool",

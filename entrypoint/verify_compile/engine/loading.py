@@ -12,9 +12,9 @@ from typing import Any, Callable
 
 import torch
 
-from verify_compile.config.spec import BackendSpec, ModelSpec
 from verify_compile.engine.inputs import materialize
 from verify_compile.errors import did_you_mean
+from verify_compile.spec import BackendSpec, ModelSpec
 
 
 class LoadError(Exception):

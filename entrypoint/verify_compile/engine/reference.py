@@ -14,15 +14,15 @@ from typing import Callable, Optional
 
 import torch
 
-from verify_compile.config.spec import ModelSpec
 from verify_compile.engine.calls import call_once, overwritten, same_tensor, state_of
-from verify_compile.engine.compare import Observation, compare_observations
+from verify_compile.engine.compare import CallRecord, compare_calls
 from verify_compile.engine.inputs import cast_floating, has_random_tensor, materialize, torch_dtype
 from verify_compile.engine.loading import LoadError, build_callable, example_inputs
 from verify_compile.engine.torchstate import seed_everything
 from verify_compile.engine.tree import map_tensors, tensor_leaves
 from verify_compile.errors import exception_summary
 from verify_compile.results import EAGER, LOAD
+from verify_compile.spec import ModelSpec
 
 
 @dataclass
@@ -41,7 +41,7 @@ class Reference:
     input_sets: list = field(default_factory=list)  # [(args, kwargs)]
     labels: list = field(default_factory=list)  # how reports name each input set
     pristine: dict = field(default_factory=dict)
-    eager: list = field(default_factory=list)  # [Observation]
+    eager: list = field(default_factory=list)  # [CallRecord]
     flaky: list = field(default_factory=list)  # [Mismatch] between the two eager runs
     overwritten: set = field(default_factory=set)  # (call, output leaf) that eager's own later calls change
     failure: Optional[Failure] = None
@@ -86,7 +86,7 @@ class Reference:
         except Exception:  # the model may refuse other values; this extra call only ever adds a check
             return []
 
-    def fp64(self, set_index: int) -> Optional[Observation]:
+    def fp64(self, set_index: int) -> Optional[CallRecord]:
         """Float64 observation of input set `set_index`, computed on first use; None if float64 cannot run."""
         if not self._fp64_tried:
             self._fp64_tried = True
@@ -127,7 +127,7 @@ def build_reference(spec: ModelSpec, device: torch.device, on_phase: Callable[[s
                 ref.overwritten, _ = overwritten(runs[0] + ref.extra_call(target, module))
         ref.eager = runs[0]
         for i, (first, second) in enumerate(zip(*runs)):
-            diffs = compare_observations(first, second, spec.tolerance, pristine=ref.pristine, use_fp64=False)
+            diffs = compare_calls(first, second, spec.tolerance, pristine=ref.pristine, use_fp64=False)
             if diffs:
                 for d in diffs:
                     d.input_set = i + 1

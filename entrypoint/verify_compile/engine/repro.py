@@ -15,12 +15,12 @@ from typing import Any
 import torch
 
 from verify_compile import __version__
-from verify_compile.engine.compare import DEFAULT_TOLERANCES, Observation
+from verify_compile.engine.compare import DEFAULT_TOLERANCES, CallRecord
 from verify_compile.engine.inputs import materialize, torch_dtype
 from verify_compile.engine.reference import Reference
 from verify_compile.engine.tree import leaves, map_tensors
-from verify_compile.orchestration.cases import Case
 from verify_compile.results import CaseResult
+from verify_compile.spec import Case
 
 TEMPLATE = Path(__file__).with_name("repro_template.py")
 _CASE_BLOCK = re.compile(r"^# ---- the case: written by verify-compile ----\n.*?^# ---- end of the case ----\n",
@@ -43,7 +43,7 @@ def safe_name(case_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", case_id).strip("_.") or "case"
 
 
-def write_bundle(case: Case, ref: Reference, set_index: int, observed: Observation, result: CaseResult,
+def write_bundle(case: Case, ref: Reference, set_index: int, observed: CallRecord, result: CaseResult,
                  root: Path, compiled: Any = None) -> tuple:
     """Write the bundle of the mismatch on input set `set_index` under `root`; (folder, notes). `compiled`
     (engine.compilers.Compiled) is what was verified: a shipped program is re-exported the same way, and the
@@ -70,15 +70,15 @@ def write_bundle(case: Case, ref: Reference, set_index: int, observed: Observati
     return folder, notes
 
 
-def _save_tensors(ref: Reference, set_index: int, observed: Observation, folder: Path, notes: list) -> None:
+def _save_tensors(ref: Reference, set_index: int, observed: CallRecord, folder: Path, notes: list) -> None:
     """Inputs of every call up to the failing one, weights, constructor arguments, and both results."""
     spec = ref.spec
     _save(ref.input_sets[:set_index + 1], folder / "inputs.pt", notes)
     if ref.module is not None:
         _save(ref.module.state_dict(), folder / "state.pt", notes, check=False)  # tensors only: always loadable
         _save(materialize(spec.init, spec.seed, ref.device, torch_dtype(spec.dtype)), folder / "init.pt", notes)
-    _save(flatten_observation(ref.eager[set_index]), folder / "eager.pt", notes)
-    _save(flatten_observation(observed), folder / "compiled.pt", notes)
+    _save(flatten_call(ref.eager[set_index]), folder / "eager.pt", notes)
+    _save(flatten_call(observed), folder / "compiled.pt", notes)
 
 
 def _recipe(case: Case, ref: Reference, calls: int, folder: Path, notes: list) -> dict:
@@ -143,7 +143,7 @@ def render_script(repro: dict) -> str:
     return _CASE_BLOCK.sub(lambda _: block, TEMPLATE.read_text(encoding="utf-8"), count=1)
 
 
-def flatten_observation(obs: Observation) -> dict:
+def flatten_call(obs: CallRecord) -> dict:
     """An observation as {where: leaf}, named like the report ("output[0]", "input[1] after the call",
     "param fc.weight"): loadable with weights_only=True whatever the output's container types."""
     flat: dict = {}

@@ -164,8 +164,8 @@ MISSING = object()  # no float64 counterpart
 def verdict() -> Optional[Callable]:
     """verify-compile's tensor verdict, when it is installed."""
     try:
-        from verify_compile.config.spec import Tolerance
         from verify_compile.engine import compare
+        from verify_compile.spec import Tolerance
     except ImportError:
         return None
     tolerance = Tolerance(**CASE["tolerance"])

@@ -11,9 +11,8 @@ import torch
 from torch.fx._lazy_graph_module import _force_skip_lazy_graph_module
 
 from verify_compile import results as R
-from verify_compile.config.spec import RunSettings
 from verify_compile.engine.calls import call_once, overwritten
-from verify_compile.engine.compare import Observation, compare_observations
+from verify_compile.engine.compare import CallRecord, compare_calls
 from verify_compile.engine.compilers import Compiled, CompileTracker, build, is_compile_error
 from verify_compile.engine.diagnostics import diagnose
 from verify_compile.engine.exporting import PhaseError
@@ -22,8 +21,8 @@ from verify_compile.engine.loading import LoadError
 from verify_compile.engine.perf import measure
 from verify_compile.engine.reference import Reference, ReferenceCache
 from verify_compile.errors import exception_summary
-from verify_compile.orchestration.cases import Case
 from verify_compile.results import CaseResult, Health, Mismatch, set_error
+from verify_compile.spec import Case, RunSettings
 
 
 def resolve_device(requested: str) -> tuple:
@@ -113,7 +112,7 @@ def _run_sets(case: Case, ref: Reference, compiled: Compiled, result: CaseResult
         if not compiled.keeps_outputs:
             observed.raw_output = None  # overwritten by the next call by design; a copy was taken
         calls.append(_comparable(observed, compiled))
-        diffs = compare_observations(_comparable(ref.eager[i], compiled), calls[-1], spec.tolerance,
+        diffs = compare_calls(_comparable(ref.eager[i], compiled), calls[-1], spec.tolerance,
                                      fp64=lambda i=i: _comparable(ref.fp64(i), compiled), pristine=ref.pristine)
         if diffs:
             for d in diffs:
@@ -128,7 +127,7 @@ def _run_sets(case: Case, ref: Reference, compiled: Compiled, result: CaseResult
         _check_outputs_kept(ref, calls + ref.extra_call(compiled.call, compiled.module), result)
 
 
-def _comparable(obs: Optional[Observation], compiled: Compiled) -> Optional[Observation]:
+def _comparable(obs: Optional[CallRecord], compiled: Compiled) -> Optional[CallRecord]:
     """The observation without the module state this kind of compiled object cannot show (a package's
     weights), so eager's changes there are not held against it."""
     if obs is None or compiled.comparable is None:

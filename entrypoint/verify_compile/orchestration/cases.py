@@ -4,40 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
-from verify_compile.config.spec import BackendSpec, Config, ModelSpec
 from verify_compile.errors import ConfigError, ConfigErrors
+from verify_compile.spec import BackendSpec, Case, Config, ModelSpec
 
 # Rough relative cost of one case by backend, for balancing shards without history.
 _BACKEND_COST = {"eager": 1.0, "aot_eager": 2.0, "inductor": 20.0, "export": 2.0, "aot_inductor": 20.0}
 _DEFAULT_COST = 10.0
 
 
-@dataclass(frozen=True)
-class Case:
-    index: int  # position in config order: reports list cases in this order whatever ran them
-    model: ModelSpec
-    backend: BackendSpec
-
-    @property
-    def id(self) -> str:
-        return case_id(self.model.name, self.backend.id)
-
-    @property
-    def xfail(self) -> Optional[str]:
-        return self.model.xfail_reason(self.backend.id)
-
-    def cost(self) -> float:
-        base = _BACKEND_COST.get(self.backend.backend, _DEFAULT_COST)
-        if self.backend.mode and "autotune" in self.backend.mode:
-            base *= 5
-        return base * (2.0 if self.model.train else 1.0)
-
-
-def case_id(model: str, backend: str) -> str:
-    return f"{model}[{backend}]"
+def cost(case: Case) -> float:
+    """Rough relative cost of a case, for balancing shards without history."""
+    base = _BACKEND_COST.get(case.backend.backend, _DEFAULT_COST)
+    if case.backend.mode and "autotune" in case.backend.mode:
+        base *= 5
+    return base * (2.0 if case.model.train else 1.0)
 
 
 def expand(configs: Sequence[Config], backends_override: Optional[Sequence[BackendSpec]] = None,
@@ -83,9 +65,9 @@ def shard(cases: Sequence[Case], index: int, total: int) -> list[Case]:
     """
     loads = [0.0] * total
     owner: dict[int, int] = {}
-    for case in sorted(cases, key=lambda c: (-c.cost(), c.index)):
+    for case in sorted(cases, key=lambda c: (-cost(c), c.index)):
         target = min(range(total), key=lambda s: (loads[s], s))
-        loads[target] += case.cost()
+        loads[target] += cost(case)
         owner[case.index] = target
     return [c for c in cases if owner[c.index] == index - 1]
 

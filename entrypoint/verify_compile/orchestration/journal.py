@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import IO, Iterable, Optional
 
 from verify_compile import results as R
-from verify_compile.config.spec import FileSpec, InputSet
 from verify_compile.errors import ConfigError
 from verify_compile.results import CaseResult
+from verify_compile.spec import FileSpec, InputSet
 
 FORMAT = "verify-compile-journal/2"
 

@@ -23,10 +23,9 @@ from typing import Callable, Optional
 from verify_compile import proctree
 from verify_compile import results as R
 from verify_compile.channel import SCRATCH_ENV, ChannelError, FrameReader, decode_json, pickle_frame
-from verify_compile.config.spec import RunSettings
-from verify_compile.orchestration.cases import Case
 from verify_compile.orchestration.unreported import error_result
 from verify_compile.results import CaseResult
+from verify_compile.spec import Case, RunSettings
 
 _POLL_S = 0.25
 _STDERR_TAIL = 3000

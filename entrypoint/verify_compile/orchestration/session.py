@@ -15,14 +15,13 @@ from typing import Callable, Optional
 
 from verify_compile import __version__
 from verify_compile import results as R
-from verify_compile.config.spec import RunSettings
 from verify_compile.config.torchcheck import check_against_torch
-from verify_compile.orchestration.cases import Case
 from verify_compile.orchestration.journal import Journal, case_fingerprint, config_set, read_journal, runtime_of
 from verify_compile.orchestration.pool import WorkerPool
 from verify_compile.orchestration.signals import Interrupted, StopSignals
 from verify_compile.orchestration.unreported import error_result
 from verify_compile.results import CaseResult
+from verify_compile.spec import Case, RunSettings
 
 
 @dataclass

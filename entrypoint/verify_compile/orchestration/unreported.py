@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from verify_compile import results as R
-from verify_compile.orchestration.cases import Case
 from verify_compile.results import CaseResult, set_error
+from verify_compile.spec import Case
 
 
 def error_result(case: Case, phase: str, message: str, details: str = "",

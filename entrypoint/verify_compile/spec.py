@@ -1,4 +1,5 @@
-"""What a validated config is made of: plain, picklable data that workers receive."""
+"""The plain data every layer shares: what a validated config is made of, the cases it expands into, and the
+run-wide settings that travel to the workers. Picklable, torch-free, and below config, orchestration and engine."""
 
 from __future__ import annotations
 
@@ -130,3 +131,24 @@ class Config:
     models: tuple
     cache_dir: Optional[str] = None
 
+
+
+@dataclass(frozen=True)
+class Case:
+    """One model under one backend: the unit that runs in a worker and gets one verdict."""
+
+    index: int  # position in config order: reports list cases in this order whatever ran them
+    model: ModelSpec
+    backend: BackendSpec
+
+    @property
+    def id(self) -> str:
+        return case_id(self.model.name, self.backend.id)
+
+    @property
+    def xfail(self) -> Optional[str]:
+        return self.model.xfail_reason(self.backend.id)
+
+
+def case_id(model: str, backend: str) -> str:
+    return f"{model}[{backend}]"
