@@ -2,9 +2,15 @@
 
 Built with junit-xml, whose traps are closed here: every failure and error carries a message (junit-xml drops
 an empty one and the case silently passes), no `disabled` attribute, times with three decimals, no ANSI colour
-residue or XML-illegal characters. By default the report is valid against the strict Jenkins xunit schema;
-`file_line=True` adds testcase file/line (the model's line in its config) for consumers that annotate with
-them (mikepenz/action-junit-report), which that schema rejects.
+residue or XML-illegal characters.
+
+Consumers read different places (tests/consumers/ records what each one shows): dorny/test-reporter prints
+`type: message`, mikepenz/action-junit-report the `message` attribute, GitLab and EnricoMi's publisher the
+element text. So an error's message does not repeat its phase (the `type` says it), and every `<failure>`,
+`<error>` and `<skipped>` body starts with that message (an error's next line names the phase) before the diff
+or traceback. By default testcases carry `file`/`line` (the model's line in its config), which annotating
+consumers use (without them they annotate a file named after the classname); `file_line=False` leaves them out
+for the strict Jenkins xunit schema, which rejects them.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ def clean(text: Optional[str]) -> str:
     return _ILLEGAL_XML.sub("", _ANSI.sub("", text or ""))
 
 
-def render_junit(run: RunResult, file_line: bool = False, base_dir: Optional[str] = None) -> str:
+def render_junit(run: RunResult, file_line: bool = True, base_dir: Optional[str] = None) -> str:
     """A testcase is a failure or an error exactly when it fails the run (`--fail-on`); other outcomes that are
     not a pass (skip, flaky, xfail, or a mismatch under `--fail-on none`) are skipped, with their message."""
     results = sorted(run.results, key=lambda r: r.index)
@@ -68,15 +74,35 @@ def _testcase(r: CaseResult, config: str, file_line: bool) -> TestCase:
                     stdout=clean(_system_out(r)) or None,
                     file=config if file_line else None, line=str(r.line) if file_line else None)
     message = clean(r.message) or r.outcome
-    body = clean(r.details)[-_MAX_BODY:] or message
+    details = clean(r.details)[-_MAX_BODY:]
     if r.failed and r.outcome == R.ERROR:  # the element follows the judgement: red exactly when the run fails
-        case.add_error_info(message=message, output=body, error_type=r.phase or "error")
+        phase = r.phase or "error"
+        message = _without_phase(message, phase)
+        case.add_error_info(message=message, output=_body(message, details, f"error (phase {phase})"),
+                            error_type=phase)
     elif r.failed:
-        case.add_failure_info(message=message, output=body, failure_type=r.outcome)
+        case.add_failure_info(message=message, output=_body(message, details), failure_type=r.outcome)
     elif r.outcome != R.PASS:
-        prefix = "" if r.outcome == R.SKIP else f"{r.outcome}: "
-        case.add_skipped_info(message=prefix + message, output=body if r.details else None)
+        message = message if r.outcome == R.SKIP else f"{r.outcome}: {message}"  # <skipped> has no type to say it
+        case.add_skipped_info(message=message, output=_body(message, details))
     return case
+
+
+def _without_phase(message: str, phase: str) -> str:
+    """The message minus a leading 'PHASE: ': dorny/test-reporter shows `type: message`, and type is the phase."""
+    prefix = f"{phase}: "
+    return message[len(prefix):] if message.startswith(prefix) and len(message) > len(prefix) else message
+
+
+def _body(message: str, details: str, second_line: str = "") -> str:
+    """Element text: the message first (GitLab and EnricoMi's publisher show the text, not the attribute; the
+    publisher drops the attribute when the text starts with it), then the diff or traceback."""
+    head = "\n".join(line for line in (message, second_line) if line)
+    if not details:
+        return head
+    if details.startswith(message) and not second_line:
+        return details
+    return f"{head}\n\n{details}"
 
 
 def _system_out(r: CaseResult) -> str:
