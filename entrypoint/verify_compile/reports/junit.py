@@ -77,7 +77,7 @@ def _testcase(r: CaseResult, config: str, file_line: bool) -> TestCase:
     details = clean(r.details)[-_MAX_BODY:]
     if r.failed and r.outcome == R.ERROR:  # the element follows the judgement: red exactly when the run fails
         phase = r.phase or "error"
-        message = _without_phase(message, phase)
+        message, details = _without_phase(message, phase), _without_phase(details, phase)
         case.add_error_info(message=message, output=_body(message, details, f"error (phase {phase})"),
                             error_type=phase)
     elif r.failed:
@@ -88,21 +88,20 @@ def _testcase(r: CaseResult, config: str, file_line: bool) -> TestCase:
     return case
 
 
-def _without_phase(message: str, phase: str) -> str:
-    """The message minus a leading 'PHASE: ': dorny/test-reporter shows `type: message`, and type is the phase."""
+def _without_phase(text: str, phase: str) -> str:
+    """The text minus a leading 'PHASE: ': dorny/test-reporter shows `type: message`, and type is the phase."""
     prefix = f"{phase}: "
-    return message[len(prefix):] if message.startswith(prefix) and len(message) > len(prefix) else message
+    return text[len(prefix):] if text.startswith(prefix) and len(text) > len(prefix) else text
 
 
 def _body(message: str, details: str, second_line: str = "") -> str:
     """Element text: the message first (GitLab and EnricoMi's publisher show the text, not the attribute; the
-    publisher drops the attribute when the text starts with it), then the diff or traceback."""
+    publisher drops the attribute when the text starts with it), then the diff or traceback, minus its own copy
+    of the message."""
+    if details == message or details.startswith(message + "\n"):
+        details = details[len(message):].lstrip("\n")
     head = "\n".join(line for line in (message, second_line) if line)
-    if not details:
-        return head
-    if details.startswith(message) and not second_line:
-        return details
-    return f"{head}\n\n{details}"
+    return f"{head}\n\n{details}" if details else head
 
 
 def _system_out(r: CaseResult) -> str:

@@ -1,0 +1,68 @@
+"""Regenerates the consumer tests' fixture from a real run of the CLI (about 15 s on 2 cores):
+
+    python tests/consumers/make_fixture.py
+
+It runs `verify-compile run tests/consumers/fixture.yaml` from the repository root (every outcome once, built-in
+and custom backends), interrupts it with SIGINT while its last case hangs (an `interrupted` error), and writes:
+
+- results.json: the run's `--json`;
+- report.xml: the run's `--junit` with `--junit-file-line` (testcase file/line);
+- report-strict.xml: `verify-compile merge results.json --junit`, without file/line (the strict schema's form).
+
+update_golden.py runs this first when given --fixture. Both reports are pure renderings of results.json, which
+tests/test_consumers.py checks against the current renderer.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+CONFIG = HERE.relative_to(REPO) / "fixture.yaml"
+INTERRUPTED = 128 + signal.SIGINT
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.Popen:
+    full_env = {**os.environ, "PYTHONPATH": str(REPO / "entrypoint"), **(env or {})}
+    return subprocess.Popen([sys.executable, "-m", "verify_compile", *args], cwd=REPO, env=full_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(marker: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not marker.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            out, err = proc.communicate()
+            raise SystemExit(f"make_fixture: the hanging case never started (exit {proc.returncode}):\n{err}")
+        time.sleep(0.1)
+
+
+def _check(proc: subprocess.Popen, expected: int, what: str) -> None:
+    out, err = proc.communicate(timeout=300)
+    if proc.returncode != expected:
+        raise SystemExit(f"make_fixture: {what} exited {proc.returncode}, not {expected}:\n{out}\n{err}")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        marker = Path(tmp) / "started"
+        run = _cli("run", str(CONFIG), "--json", str(HERE / "results.json"), "--junit", str(HERE / "report.xml"),
+                   "--junit-file-line", env={"VERIFY_COMPILE_FIXTURE_STARTED": str(marker)})
+        _wait_for(marker, run)  # cases run one at a time, in order: every other case has finished
+        time.sleep(0.5)
+        run.send_signal(signal.SIGINT)
+        _check(run, INTERRUPTED, "the interrupted run")
+    _check(_cli("merge", str(HERE / "results.json"), "--junit", str(HERE / "report-strict.xml")), 1, "merge")
+    print(f"make_fixture: wrote {HERE}/results.json, report.xml and report-strict.xml")
+
+
+if __name__ == "__main__":
+    main()
