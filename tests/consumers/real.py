@@ -112,7 +112,7 @@ def _enricomi(raw: dict) -> dict:
         name = case["name"]
         note = _one([a for a in raw["annotations"] if a["title"].startswith(f"{name} (")], name)
         annotation = {"path": note["path"], "line": note["start_line"]} if note else None
-        tests[name] = views._entry(categories[case["result"]], views.headline(note and note.get("raw_details")),
+        tests[name] = views.entry(categories[case["result"]], views.headline(note and note.get("raw_details")),
                                    annotation)
     got = views.view(tests, errors_apart=True)
     counts = raw["counts"]
@@ -144,7 +144,7 @@ def _dorny(raw: dict) -> dict:
         name = test["name"]
         note = _one([a for a in raw["annotations"] if a["title"].endswith(f" ► {name}")], name)
         annotation = {"path": note["path"], "line": note["start_line"]} if note else None
-        tests[name] = views._entry(categories[test["result"]], shown[name], annotation)
+        tests[name] = views.entry(categories[test["result"]], shown[name], annotation)
     got = views.view(tests, errors_apart=False)
     assert {k: v for k, v in got["counts"].items() if k != "errored"} == raw["counts"], (got, raw["counts"])
     return got
@@ -157,7 +157,7 @@ def _mikepenz(raw: dict) -> dict:
         name = _test_name(note["title"])
         annotation = {"path": note["path"], "line": note["start_line"]} if note["annotation_level"] == "failure" \
             else None
-        tests[name] = views._entry(categories[note["status"]], note["message"], annotation)
+        tests[name] = views.entry(categories[note["status"]], note["message"], annotation)
     got = views.view(tests, errors_apart=False)
     counts = raw["counts"]
     assert got["counts"] == {"passed": counts["passed"], "failed": counts["failed"], "errored": None,

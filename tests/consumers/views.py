@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 
 READS = {
     "junitparser": "junitparser.JUnitXml.fromfile: per testcase `result` (Failure, Error, Skipped elements) with "
@@ -49,7 +49,7 @@ def headline(text: Optional[str]) -> Optional[str]:
     return re.split(r"\n\s*\n", text.strip(), maxsplit=1)[0]
 
 
-def _entry(category: str, shows: Optional[str], annotation: Optional[dict] = None) -> dict:
+def entry(category: str, shows: Optional[str], annotation: Optional[dict] = None) -> dict:
     return {"category": category, "shows": shows, "annotation": annotation}
 
 
@@ -85,9 +85,9 @@ def junitparser_view(xml_path: str) -> dict:
         for case in suite:
             result = case.result[0] if case.result else None
             category = next((name for kind, name in kinds if isinstance(result, kind)), "passed")
-            entry = _entry(category, result.message if result is not None else None, _location(case._elem))
-            entry["text"] = headline(result.text) if result is not None else None  # what GitLab shows
-            tests[case.name] = entry
+            shown = entry(category, result.message if result is not None else None, _location(case._elem))
+            shown["text"] = headline(result.text) if result is not None else None  # what GitLab shows
+            tests[case.name] = shown
     return view(tests, errors_apart=True)
 
 
@@ -100,17 +100,17 @@ def _same_start(message: Optional[str], content: Optional[str]) -> bool:
     return re.sub(r"\s+", " ", content.strip()).startswith(re.sub(r"\s+", " ", message.strip()))
 
 
-def _enricomi_entry(case) -> dict:
+def _enricomi_entry(case: Any) -> dict:  # a junitparser TestCase
     result = case.result[0] if case.result else None
     tag = result._tag if result is not None else "success"
     category = {"success": "passed", "failure": "failed", "error": "errored"}.get(tag, "skipped")
     if category not in ("failed", "errored"):
-        return _entry(category, None)  # skipped tests are listed by name only
+        return entry(category, None)  # skipped tests are listed by name only
     message, content = result.message, result.text
     parts = ([] if _same_start(message, content) else [message]) + [content, case.system_out, case.system_err]
     raw_details = "\n".join(p.rstrip() for p in parts if p and p.rstrip())
     line = case._elem.get("line")
-    return _entry(category, headline(raw_details),
+    return entry(category, headline(raw_details),
                   {"path": case._elem.get("file") or case.classname or "/", "line": int(line) if line else 0})
 
 
@@ -129,7 +129,7 @@ _JAVA_FRAME = re.compile(r"^\s*at (\S+/\S*/)?(.*)\((.*):(\d+)\)$")
 def _dorny_entry(case: ET.Element, report: str) -> dict:
     issue = next(iter(case.findall("failure") or case.findall("error")), None)  # tc.failure ?? tc.error
     if issue is None:
-        return _entry("skipped" if case.find("skipped") is not None else "passed", None)
+        return entry("skipped" if case.find("skipped") is not None else "passed", None)
     message = issue.get("message")
     if issue.get("type"):
         message = f"{issue.get('type')}: {message}"
@@ -138,7 +138,7 @@ def _dorny_entry(case: ET.Element, report: str) -> dict:
         message = next((line for line in details.splitlines() if line.strip()), None)
     # Python tracebacks hold no Java frame, so the annotation falls back to the report itself, line 0.
     assert not any(_JAVA_FRAME.match(line) for line in details.splitlines()), "model: a Java frame needs trackedFiles"
-    return _entry("failed", message, {"path": report, "line": 0})
+    return entry("failed", message, {"path": report, "line": 0})
 
 
 def dorny_model(xml_path: str, report: str) -> dict:
@@ -198,7 +198,7 @@ def _mikepenz_entry(case: ET.Element, suite: ET.Element, workspace: list[str]) -
     if category == "failed":  # passed and skipped entries are notices, shown only with annotate_notice
         name, line = _mikepenz_position(case, suite, issue, trace)
         annotation = {"path": _mikepenz_path(name, workspace), "line": line}
-    return _entry(category, _EMOJI.sub("", message), annotation)
+    return entry(category, _EMOJI.sub("", message), annotation)
 
 
 def mikepenz_model(xml_path: str, workspace: list[str]) -> dict:
