@@ -1,5 +1,5 @@
 // Runs dorny/test-reporter's own java-junit parser, report and annotation code (from its TypeScript sources,
-// under tsx) on one JUnit file, and prints what it produced as JSON. Usage, from the workspace folder:
+// under tsx) on one JUnit file, and writes what it produced to OUT.json. Usage, from the workspace folder:
 //   tsx dorny.mjs OUT.json SOURCES/test-reporter REPORT [TRACKED_FILE...]
 // main.ts's calls are reproduced: parseErrors and trackedFiles as with max-annotations > 0, every annotation
 // (the action allows at most 50), the check run's Markdown with list-suites/list-tests 'all'.

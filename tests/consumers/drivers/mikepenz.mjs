@@ -1,5 +1,5 @@
-// Runs mikepenz/action-junit-report's own parser (src/testParser.ts, under tsx) on one JUnit file and prints
-// what it produced as JSON. Usage, from the workspace folder (GITHUB_WORKSPACE is set to it):
+// Runs mikepenz/action-junit-report's own parser (src/testParser.ts, under tsx) on one JUnit file and writes
+// what it produced to OUT.json. Usage, from the workspace folder (GITHUB_WORKSPACE is set to it):
 //   tsx mikepenz.mjs OUT.json SOURCES/action-junit-report REPORT
 // The arguments are main.ts's defaults (action.yml), except include_passed: true, so that every case gets an
 // entry (that is what a detailed_summary table lists); failures are annotated the same either way.
