@@ -15,9 +15,9 @@ from pathlib import Path
 
 import yaml
 
-from conftest import REPO, write
+from helpers import REPO, judged, write
 from verify_compile.github.commands import command, escape_data, escape_property, fence, format_outputs, read_input
-from verify_compile.results import CaseResult, RunResult, dump_json
+from verify_compile.results import RunResult, dump_json
 
 BACKEND = '''\
 import operator
@@ -453,8 +453,8 @@ def test_merge_needs_no_torch(tmp_path):
     workspace = tmp_path / "workspace"
     write(workspace / "ci" / "verify.yaml", CONFIG)
     for shard, outcome in ((1, "pass"), (2, "skip")):
-        result = CaseResult(case_id=f"m{shard}[inductor]", index=shard, model=f"m{shard}", backend="inductor",
-                            config="ci/verify.yaml", line=4 + shard, outcome=outcome)
+        result = judged(outcome, case_id=f"m{shard}[inductor]", index=shard, model=f"m{shard}", backend="inductor",
+                        config="ci/verify.yaml", line=4 + shard)
         write(workspace / f"shard-{shard}.json", dump_json(RunResult([result], {"shard": f"{shard}/2"})))
     no_torch = ("import sys; sys.modules['torch'] = None; from verify_compile.__main__ import main; "
                 "sys.exit(main(['action']))")

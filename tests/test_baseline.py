@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from conftest import FIXTURES, results_by_id, run_cli, write
+from helpers import FIXTURES, results_by_id, run_cli, write
 
 CONFIG = """\
 version: 1

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, REPO, results_by_id, run_cli, write
+from helpers import FIXTURES, REPO, results_by_id, run_cli, write
 from verify_compile.channel import MAGIC, ChannelError, FrameReader, json_frame
 
 

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from conftest import run_cli, write
+from helpers import run_cli, write
 
 MODELS = """
 import torch

@@ -9,7 +9,7 @@ import shutil
 import pytest
 import torch
 
-from conftest import FIXTURES, results_by_id, run_cli, write
+from helpers import FIXTURES, results_by_id, run_cli, write
 
 MODELS = '''
 import torch
@@ -159,15 +159,14 @@ def test_overrides_from_the_command_line(results, tmp_path):
 
 
 def test_live_progress_on_a_terminal():
+    from helpers import judged
     from verify_compile.reports.terminal import Progress
-    from verify_compile.results import CaseResult
 
     out = io.StringIO()
     progress = Progress(total=3, stream=out, live=True)
     progress.phase("mlp[inductor]", "compile")
     assert "0/3 done" in out.getvalue() and "mlp[inductor]: compile" in out.getvalue()
-    progress.result(CaseResult(case_id="mlp[inductor]", index=0, model="mlp", backend="inductor", config="c",
-                               line=1, outcome="pass", duration=2.0))
+    progress.result(judged("pass", case_id="mlp[inductor]", model="mlp", backend="inductor", duration=2.0))
     assert "[1/3]" in out.getvalue() and "ETA" in out.getvalue() and "\x1b[32m" in out.getvalue()
 
 

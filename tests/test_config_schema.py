@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, write
+from helpers import REPO, write
 from verify_compile.config import argspecs, dims, loader, spec
 from verify_compile.config.yamlload import load_yaml
 from verify_compile.errors import ConfigErrors

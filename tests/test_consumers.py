@@ -12,9 +12,10 @@ import xml.etree.ElementTree as ET
 import pytest
 from consumers import real, reports, views
 
+from helpers import judged
 from verify_compile import results as R
 from verify_compile.reports.junit import render_junit
-from verify_compile.results import CaseResult, RunResult
+from verify_compile.results import RunResult
 
 ACTIONS = ("enricomi", "dorny", "mikepenz")
 MODES = tuple(reports.MODES)
@@ -150,8 +151,8 @@ def test_annotations_point_at_the_model_entry_only_with_file_line(mode):
         assert dorny == {"path": reports.MODES[mode][0], "line": 0}, "dorny reads Java stack frames only"
 
 
-def _render_one(**fields) -> ET.Element:
-    result = CaseResult(case_id="m[b]", index=0, model="m", backend="b", config="c.yaml", line=3, **fields)
+def _render_one(outcome: str, message: str, **fields) -> ET.Element:
+    result = judged(outcome, message, **fields)
     root = ET.fromstring(render_junit(RunResult(results=[result], meta={}), file_line=False))
     return next(root.iter("testcase"))
 
@@ -164,7 +165,7 @@ def test_a_skip_carries_its_reason_as_text_too():
 
 
 def test_an_error_names_its_phase_once():
-    error = _render_one(outcome=R.ERROR, phase=R.CRASH, failed=True, message="crash: killed by SIGSEGV",
+    error = _render_one(outcome=R.ERROR, phase=R.CRASH, message="crash: killed by SIGSEGV",
                         details="crash: killed by SIGSEGV\n\nlast output").find("error")
     assert (error.get("type"), error.get("message")) == ("crash", "killed by SIGSEGV")
     assert error.text == "killed by SIGSEGV\nerror (phase crash)\n\nlast output"

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, SHARED
+from helpers import REPO, SHARED, SHARED_MISSING
 
 SCRIPT = REPO / ".ci" / "container-test.sh"
 CANNOT_SET_UP = 77  # the script's exit code where podman cannot be set up (not root, or not installable)
@@ -17,8 +17,8 @@ CANNOT_SET_UP = 77  # the script's exit code where podman cannot be set up (not 
 
 @pytest.mark.container
 def test_image_builds_and_verifies_the_example_config():
-    if not (SHARED / "tools" / "podman-standin-base.sh").is_file():
-        pytest.skip(f"{SHARED / 'tools'} is absent: no podman stand-in set-up to build the image with")
+    if SHARED is None or not (SHARED / "tools" / "podman-standin-base.sh").is_file():
+        pytest.skip(f"no podman stand-in set-up to build the image with: {SHARED_MISSING}")
     proc = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=1800,
                           env={**os.environ, "PYTHON": sys.executable, "SHARED_DIR": str(SHARED)})
     log = proc.stdout + proc.stderr

@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 
-from conftest import FIXTURES, results_by_id, run_cli, write
+from helpers import FIXTURES, results_by_id, run_cli, write
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible")
 

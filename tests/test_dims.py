@@ -6,7 +6,7 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
-from conftest import FIXTURES, results_by_id, run_cli, write
+from helpers import FIXTURES, results_by_id, run_cli, write
 
 MODELS = "def rowsum(x, y):\n    return x.sum(-1) * 2 + y.float().mean()\n"
 

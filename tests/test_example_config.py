@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import REPO, results_by_id, run_cli, write
+from helpers import REPO, results_by_id, run_cli, write
 
 EXAMPLE = REPO / "configs" / "example.yaml"
 

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import FIXTURES, run_cli, write
+from helpers import FIXTURES, run_cli, write
 
 CONFIG = f"""
 version: 1

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, REPO, write
+from helpers import FIXTURES, REPO, write
 
 REPORTS = ("--junit", "r.xml", "--json", "r.json", "--markdown", "r.md", "--html", "r.html")
 CONFIG = """version: 1

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from verify_compile.results import CaseResult, RunResult, load_json_results
+from verify_compile.results import RunResult, load_json_results
 
 APT_LINE = "apt-get install -y --no-install-recommends chromium"
 WIDTH, HEIGHT = 1400, 1000
@@ -146,15 +146,14 @@ def test_page_is_well_formed_escaped_and_offline(run: Run) -> None:
 
 
 def test_nan_and_inf_strings_render() -> None:
+    from helpers import judged
     from verify_compile.reports.html import render_html
     from verify_compile.results import Mismatch
 
-    r = CaseResult(case_id="m[b]", index=0, model="m", backend="b", config="c.yaml", line=3, outcome="mismatch",
-                   mismatches=[Mismatch(where="output", kind="nan", summary="NaN where eager has a number",
-                                        numel=4, n_bad=1, max_abs="inf", max_rel="nan", worst_index=[2],
-                                        expected=0.5, actual="nan", atol=1e-5, rtol=1e-6)],
-                   artifacts=["javascript:alert(1)"], baseline={"status": "regressed", "expected": "pass"},
-                   bisect={"summary": "inductor > lowerings > relu"})
+    nan = Mismatch(where="output", kind="nan", summary="NaN where eager has a number", numel=4, n_bad=1,
+                   max_abs="inf", max_rel="nan", worst_index=[2], expected=0.5, actual="nan", atol=1e-5, rtol=1e-6)
+    r = judged("mismatch", "", (), baseline={"m[b]": {"outcome": "pass"}}, mismatches=[nan],
+               artifacts=["javascript:alert(1)"], bisect={"summary": "inductor > lowerings > relu"})
     page = render_html(RunResult(results=[r], meta={"torch": "2.x"}))
     assert 'data-k="Infinity"' in page and "inf abs, nan rel at output" in page
     assert 'href="javascript:' not in page  # quoted into a relative path, never a scheme

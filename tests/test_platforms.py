@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, run_cli, write
+from helpers import REPO, run_cli, write
 
 CONFIG = "version: 1\nmodels:\n  - name: f\n    function: models.py:f\n    backends: [eager]\n" \
          "    inputs:\n      - args: [{shape: [2]}]\n"

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import run_cli, write
+from helpers import run_cli, write
 
 MODELS = '''
 import torch

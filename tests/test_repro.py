@@ -195,7 +195,7 @@ def test_repro_exits_0_when_the_mismatch_is_gone(run: tuple, tmp_path: Path) -> 
 def _case(tmp_path: Path, backend: str = "eager", timeout: float = 600.0, bisect: bool = False) -> tuple:
     from verify_compile import results as R
     from verify_compile.engine.reference import build_reference
-    from verify_compile.results import CaseResult
+    from verify_compile.results import Observation
     from verify_compile.spec import BackendSpec, Case, InputSet, ModelSpec, TensorSpec
 
     (tmp_path / "models.py").write_text(MODELS)
@@ -204,8 +204,8 @@ def _case(tmp_path: Path, backend: str = "eager", timeout: float = 600.0, bisect
                      device="cpu", timeout=timeout, bisect=bisect)
     case = Case(index=0, model=spec, backend=BackendSpec(id=backend, backend=backend))
     ref = build_reference(spec, torch.device("cpu"), lambda phase: None)
-    result = CaseResult(case_id=case.id, index=0, model="affine", backend=backend, config="c.yaml", line=1,
-                        outcome=R.MISMATCH, message="input set 1: output differs", details="the diff")
+    result = Observation(case_id=case.id, index=0, model="affine", backend=backend, config="c.yaml", line=1,
+                         outcome=R.MISMATCH, message="input set 1: output differs", details="the diff")
     return case, ref, result
 
 

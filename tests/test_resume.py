@@ -7,7 +7,7 @@ import fcntl
 import json
 import shutil
 
-from conftest import FIXTURES, results_by_id, run_cli, write
+from helpers import FIXTURES, results_by_id, run_cli, write
 
 GOOD = "def b(gm, example_inputs):\n    return gm.forward\n"
 WRONG = "def b(gm, example_inputs):\n    return lambda *a: [2 * t for t in gm.forward(*a)]\n"
@@ -78,16 +78,16 @@ def test_a_journal_that_cannot_be_written_costs_only_itself(tmp_path):
     import subprocess
     import sys
 
-    from conftest import REPO
+    from helpers import REPO
 
     script = (
         "import resource, sys\n"
         "from verify_compile.orchestration.journal import Journal\n"
-        "from verify_compile.results import CaseResult\n"
+        "from verify_compile.results import Observation\n"
         "j = Journal(sys.argv[1], ['/c.yaml'], ['m[b]'])\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (300, resource.RLIM_INFINITY))\n"
-        "r = CaseResult(case_id='m[b]', index=0, model='m', backend='b', config='c', line=1, outcome='pass',\n"
-        "               details='x' * 4000)\n"
+        "r = Observation(case_id='m[b]', index=0, model='m', backend='b', config='c', line=1, outcome='pass',\n"
+        "                details='x' * 4000)\n"
         "for _ in range(3):\n"
         "    j.record(r, 'fingerprint', 'runtime')\n"
         "j.close()\n"

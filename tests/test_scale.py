@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import FIXTURES, REPO, run_cli, write
+from helpers import FIXTURES, REPO, run_cli, write
 
 CONFIG = """\
 version: 1

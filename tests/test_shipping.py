@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import FIXTURES, REPO, results_by_id, run_cli, write
+from helpers import FIXTURES, REPO, results_by_id, run_cli, write
 
 SHAPES = """\
 import torch

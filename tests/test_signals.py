@@ -12,7 +12,7 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 
-from conftest import FIXTURES, REPO, write
+from helpers import FIXTURES, REPO, write
 
 CONFIG = """version: 1
 defaults: {device: cpu, benchmark: false}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import FIXTURES, results_by_id, run_cli
+from helpers import FIXTURES, results_by_id, run_cli
 
 
 @pytest.fixture(scope="module")

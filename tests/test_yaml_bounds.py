@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import REPO, run_cli, write
+from helpers import REPO, run_cli, write
 
 
 def _billion_laughs() -> str:

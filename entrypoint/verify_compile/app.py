@@ -1,132 +1,208 @@
 """`run` and `merge`: the two things verify-compile does, shared by the CLI and the GitHub Action.
 
-Each takes the parsed command line and returns the run's one judgement (`RunResult`: results, meta, conclusion,
-reports written). Problems with the input raise ConfigError/ConfigErrors before anything runs.
+Each takes a frozen request (verify_compile.requests) and returns the run's one judgement (`RunResult`: results,
+meta, conclusion, reports written). Every case is judged once, as its observation arrives; progress, the
+baseline update and every report read that verdict. Problems with the input raise ConfigError/ConfigErrors
+before anything runs; `execute` turns them into messages and exit code 2.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import os
-import re
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional
 
 from verify_compile import results as R
-from verify_compile.config.loader import DEVICE_RE, backends_from_cli, load_config
-from verify_compile.errors import ConfigError, ConfigErrors
-from verify_compile.judgement.baseline import load_baseline, save_baseline
-from verify_compile.judgement.judge import expect, judge_case, judge_run
+from verify_compile.config.loader import backends_from_cli, load_config
+from verify_compile.config.torchcheck import check_against_torch
+from verify_compile.errors import USAGE_EXIT, ConfigError, ConfigErrors
+from verify_compile.judgement.baseline import Baseline, load_baseline, save_baseline
+from verify_compile.judgement.judge import conclude, judge_case
 from verify_compile.orchestration.cases import expand, parse_shard, select, shard
 from verify_compile.orchestration.journal import source_files
-from verify_compile.orchestration.session import Listener, RunOptions, execute
+from verify_compile.orchestration.pool import WorkerStartError
+from verify_compile.orchestration.session import Listener, RunOptions, Session
 from verify_compile.orchestration.signals import StopSignals
+from verify_compile.preflight import check_reports, check_run, parse_fail_on, parse_size
 from verify_compile.reports import sanitize
-from verify_compile.reports.files import check_outputs, check_writable, write_reports
-from verify_compile.reports.terminal import Progress
-from verify_compile.results import RunResult, load_json_results
-from verify_compile.spec import OUTCOMES_FOR_FAIL_ON, RunSettings
+from verify_compile.reports.files import write_reports
+from verify_compile.reports.terminal import Progress, summary_table
+from verify_compile.requests import Judging, MergeRequest, Request, RunRequest
+from verify_compile.results import CaseResult, Observation, RunResult, load_json_results
+from verify_compile.spec import Case, Expectation, RunSettings
 
 
-def run(args: argparse.Namespace, signals: Optional[StopSignals] = None) -> RunResult:
+@dataclass
+class Completed:
+    """How a request ended: the exit code, the judgement (None when nothing ran) and the configuration problems
+    that stopped it."""
+
+    exit_code: int
+    run: Optional[RunResult] = None
+    problems: list = field(default_factory=list)
+
+
+def execute(request: Request, signals: Optional[StopSignals] = None) -> Completed:
+    """Run or merge, print the outcome (a table on stdout, the conclusion on stderr). From start to end,
+    SIGINT/SIGTERM only stop the cases (`signals`, else handlers of its own): every report is still written,
+    then the exit code is 128 + the signal."""
+    if signals is None:
+        with StopSignals() as own:
+            return execute(request, own)
+    try:
+        run_ = run(request, signals) if isinstance(request, RunRequest) else merge(request)
+    except ConfigErrors as e:  # a problem names files and quotes configs: outside text, made safe to show
+        problems = [sanitize.problem(p) for p in e.errors]
+        print(f"verify-compile: {len(problems)} problem(s) in the configuration, nothing was run:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return Completed(USAGE_EXIT, None, problems)
+    except ConfigError as e:
+        problem = sanitize.problem(e)
+        print(f"verify-compile: {problem}", file=sys.stderr)
+        return Completed(USAGE_EXIT, None, [problem])
+    except WorkerStartError as e:
+        print(f"verify-compile: cannot start a worker, nothing was run: {sanitize.text(e)}", file=sys.stderr)
+        return Completed(USAGE_EXIT)
+    if signals.signum and not run_.interrupted:  # it came after the cases, while the reports were written
+        run_.interrupted = signals.signum
+    _print_outcome(run_)
+    return Completed(exit_code(run_), run_)
+
+
+def _print_outcome(run_: RunResult) -> None:
+    print(summary_table(run_.results))
+    print(f"verify-compile: {run_.conclusion}", file=sys.stderr)
+    if run_.interrupted and run_.journal and Path(run_.journal).exists():
+        print(f"verify-compile: interrupted; finished results are in the reports and in {run_.journal}; "
+              f"continue with --resume {run_.journal}", file=sys.stderr)
+    elif run_.interrupted:
+        print("verify-compile: interrupted after every case had finished; the reports are complete", file=sys.stderr)
+    elif run_.failed:
+        print(f"verify-compile: {len(run_.failed)} case(s) failed "
+              f"({', '.join(sorted({r.outcome for r in run_.failed}))})", file=sys.stderr)
+
+
+def run(request: RunRequest, signals: StopSignals) -> RunResult:
     """Verify the configs' cases (`verify-compile run`); `signals` stop them (see orchestration/signals.py)."""
-    fail_on = parse_fail_on(args.fail_on)
-    _check_report_arguments(args)
-    _check_run_arguments(args)
-    baseline = _baseline(args)
-    configs = _load_configs(args.configs)
-    cases, meta = _cases(configs, args)
-    _check_report_arguments(args, source_files(cases))
+    fail_on = parse_fail_on(request.judging.fail_on)
+    check_reports(request)
+    check_run(request)
+    baseline = _baseline(request.judging)
+    configs = _load_configs(request.configs)
+    cases, meta = _cases(configs, request)
+    check_reports(request, source_files(cases))
     if not cases:  # more shards than cases: an empty share is a green job, not a broken config
-        print(f"verify-compile: shard {args.shard} has no cases", file=sys.stderr)
-        return _conclude([], meta, args, fail_on, baseline)
-    options = RunOptions(workers=args.workers, journal=args.journal, resume=args.resume, extra_meta=meta,
-                         signals=signals,
-                         cache_dir=args.cache_dir or next((c.cache_dir for c in configs if c.cache_dir), None),
-                         memory_limit=parse_size(args.memory_limit) if args.memory_limit else None,
-                         settings=RunSettings(repro_dir=str(Path(args.repro_dir).resolve()) if args.repro_dir
-                                              else None, bisect=args.bisect))
+        print(f"verify-compile: shard {request.shard} has no cases", file=sys.stderr)
+        return _finish([], meta, request, fail_on)
+    options = RunOptions(workers=request.workers, journal=request.journal, resume=request.resume, extra_meta=meta,
+                         cache_dir=request.cache_dir or next((c.cache_dir for c in configs if c.cache_dir), None),
+                         memory_limit=parse_size(request.memory_limit) if request.memory_limit else None,
+                         settings=RunSettings(repro_dir=str(Path(request.repro_dir).resolve()) if request.repro_dir
+                                              else None, bisect=request.bisect))
     by_index = {c.index: c for c in cases}
-    progress = Progress(total=len(cases), workers=args.workers or 1)
+    judged: dict = {}
+    progress = Progress(total=len(cases), workers=request.workers or 1)
+    judge_one = _judge_with(baseline, fail_on)
 
-    def on_result(result: R.CaseResult) -> None:  # the live line shows the judged outcome
-        case = by_index[result.index]
-        progress.result(judge_case(_expected(result, case), fail_on, baseline))
+    def on_result(observation: Observation) -> None:  # judged once, as it arrives; the live line shows it
+        judged[observation.index] = judge_one(observation, by_index[observation.index].expectation)
+        progress.result(judged[observation.index])
 
     listener = Listener(on_result=on_result, on_phase=lambda case, phase: progress.phase(case.id, phase))
     try:
-        report = execute(cases, options, listener)
-    except ValueError as e:  # an unreadable --resume journal
-        raise ConfigError(str(e)) from None
+        report = _session(cases, options, signals, listener)
     finally:
         progress.close()
-    observed = [_expected(r, by_index[r.index]) for r in report.results]  # the current config's expectations
-    return _conclude(observed, report.meta, args, fail_on, baseline, report.interrupted, report.journal)
+    results = [judged.get(o.index) or judge_one(o, by_index[o.index].expectation)  # resumed: judged here
+               for o in report.results]
+    return _finish(results, report.meta, request, fail_on, report.interrupted, report.journal)
 
 
-def merge(args: argparse.Namespace) -> RunResult:
+def _session(cases: list, options: RunOptions, signals: StopSignals, listener: Listener) -> object:
+    """Start the workers, check the configs against their torch before any case runs, then run the cases."""
+    try:
+        with Session(cases, options, signals) as session:
+            info = session.start()
+            if info is not None:
+                check_against_torch(cases, info)
+            return session.run(listener)
+    except ValueError as e:  # an unreadable --resume journal
+        raise ConfigError(str(e)) from None
+
+
+def merge(request: MergeRequest) -> RunResult:
     """Combine shards' `--json` results and judge them again (`verify-compile merge`)."""
-    fail_on = parse_fail_on(args.fail_on)
-    _check_report_arguments(args)
-    baseline = _baseline(args)
+    fail_on = parse_fail_on(request.judging.fail_on)
+    check_reports(request)
+    baseline = _baseline(request.judging)
     merged: dict = {}
     metas: list = []
-    for path in args.inputs:
+    for path in request.inputs:
         try:
-            file_meta, results = load_json_results(Path(path).read_text(encoding="utf-8"), path)
+            file_meta, records = load_json_results(Path(path).read_text(encoding="utf-8"), path)
         except (OSError, UnicodeDecodeError) as e:
             raise ConfigError(f"cannot read results: {getattr(e, 'strerror', None) or e}", path) from None
         except ValueError as e:
             raise ConfigError(str(e)) from None
         metas.append(sanitize.meta(file_meta))  # its values reach the terminal in merged_meta's warnings
-        for r in results:
-            if r.case_id in merged:
-                raise ConfigError(f"case '{r.case_id}' appears in two results files", path,
+        for observation, expectation in records:
+            if observation.case_id in merged:
+                raise ConfigError(f"case '{observation.case_id}' appears in two results files", path,
                                   hint="merge each shard's results once")
-            merged[r.case_id] = r
-    results = sorted(merged.values(), key=lambda r: r.index)
-    return _conclude(results, merged_meta(metas, len(merged)), args, fail_on, baseline)
+            merged[observation.case_id] = (observation, expectation)
+    judge_one = _judge_with(baseline, fail_on)
+    results = [judge_one(o, e) for o, e in merged.values()]
+    return _finish(results, merged_meta(metas, len(merged)), request, fail_on)
 
 
-def exit_code(run: RunResult) -> int:
+def exit_code(run_: RunResult) -> int:
     """128 + the signal for an interrupted run; 1 when a case failed or a report could not be written."""
-    if run.interrupted:
-        return 128 + run.interrupted
-    return 1 if run.conclusion == R.FAILED or run.report_errors else 0
+    if run_.interrupted:
+        return 128 + run_.interrupted
+    return 1 if run_.conclusion == R.FAILED or run_.report_errors else 0
 
 
-def _conclude(observed: list, meta: dict, args: argparse.Namespace, fail_on: tuple, baseline: Optional[dict],
-              interrupted: Optional[int] = None, journal: Optional[str] = None) -> RunResult:
-    """Judge once, update the baseline if asked, and write every report from that one judgement. Every text
-    from outside (names, paths, messages, output) crosses the sanitising boundary here, before any use."""
-    observed, meta = sanitize.results(observed), sanitize.meta(meta)
+def _judge_with(baseline: Optional[Baseline], fail_on: tuple) -> Callable[[Observation, Expectation], CaseResult]:
+    """The one judgement of a case. Every text from outside (names, paths, messages, output) crosses the
+    sanitising boundary here, before anything judges or renders it."""
+    def judge_one(observation: Observation, expectation: Expectation) -> CaseResult:
+        return judge_case(sanitize.observation(observation), sanitize.expectation(expectation), baseline, fail_on)
+    return judge_one
+
+
+def _finish(results: list, meta: dict, request: Request, fail_on: tuple, interrupted: Optional[int] = None,
+            journal: Optional[str] = None) -> RunResult:
+    """Conclude the judged results, update the baseline if asked, and write every report."""
+    run_ = conclude(results, sanitize.meta(meta), fail_on, interrupted, journal)
     errors = []
-    if args.update_baseline and not interrupted:
-        try:
-            count = save_baseline(args.baseline, judge_run(observed, meta, fail_on).results)
+    if request.judging.update_baseline:
+        path = request.judging.baseline
+        try:  # cases that finished are recorded, also in an interrupted run: what they saw is real
+            count = save_baseline(path, run_.results)
         except OSError as e:  # a full disk costs the baseline, never the reports
-            print(f"verify-compile: could not write the baseline {args.baseline}: {e.strerror or e}",
-                  file=sys.stderr)
+            print(f"verify-compile: could not write the baseline {path}: {e.strerror or e}", file=sys.stderr)
             errors.append("baseline")
         else:
-            print(f"verify-compile: wrote the baseline of {count} case(s) to {args.baseline}", file=sys.stderr)
-            baseline = load_baseline(args.baseline)
-    run = judge_run(observed, meta, fail_on, baseline, interrupted, journal)
-    run.reports, written_errors = write_reports(run, junit=args.junit, junit_file_line=args.junit_file_line,
-                                                json_path=args.json, markdown=args.markdown, html=args.html)
-    run.report_errors = errors + written_errors
-    return run
+            print(f"verify-compile: wrote the baseline of {count} case(s) to {path}", file=sys.stderr)
+    r = request.reports
+    run_.reports, written_errors = write_reports(run_, junit=r.junit, junit_file_line=r.junit_file_line,
+                                                 json_path=r.json, markdown=r.markdown, html=r.html)
+    run_.report_errors = errors + written_errors
+    return run_
 
 
-def _expected(result: R.CaseResult, case: object) -> R.CaseResult:
-    spec = case.model
-    return expect(result, case.xfail, {"max_graph_breaks": spec.max_graph_breaks,
-                                       "max_recompiles": spec.max_recompiles, "min_speedup": spec.min_speedup})
+def _baseline(judging: Judging) -> Optional[Baseline]:
+    """The baseline to judge against, read before anything runs so a bad file costs nothing; under
+    --update-baseline each case is judged against what this run records for it."""
+    if judging.update_baseline:
+        return Baseline({}, update=True)
+    return Baseline(load_baseline(judging.baseline)) if judging.baseline else None
 
 
-def _load_configs(paths: list) -> list:
+def _load_configs(paths: tuple) -> list:
     errors, configs, seen = [], [], set()
     for path in paths:
         if Path(path).resolve() in seen:  # the same file twice is one config, not a name clash
@@ -141,97 +217,21 @@ def _load_configs(paths: list) -> list:
     return configs
 
 
-def _cases(configs: list, args: argparse.Namespace) -> tuple:
+def _cases(configs: list, request: RunRequest) -> tuple:
     """The cases this run (or shard) runs, and the meta that describes the selection."""
-    backends = backends_from_cli(args.backends) if args.backends else None
-    cases = select(expand(configs, backends, args.device), args.only)
-    if args.timeout is not None:
-        cases = [dataclasses.replace(c, model=dataclasses.replace(c.model, timeout=args.timeout)) for c in cases]
+    backends = backends_from_cli(request.backends) if request.backends else None
+    cases: list[Case] = select(expand(configs, backends, request.device), request.only)
+    if request.timeout is not None:
+        cases = [dataclasses.replace(c, model=dataclasses.replace(c.model, timeout=request.timeout)) for c in cases]
     if not cases:
-        raise ConfigError("no case to run" + (f": --only {' '.join(args.only)} matches nothing" if args.only else ""))
+        raise ConfigError("no case to run" + (f": --only {' '.join(request.only)} matches nothing"
+                                              if request.only else ""))
     meta: dict = {"cases_in_configs": len(cases)}
-    if args.shard:
-        index, total = parse_shard(args.shard)
+    if request.shard:
+        index, total = parse_shard(request.shard)
         cases = shard(cases, index, total)
-        meta["shard"] = args.shard
+        meta["shard"] = request.shard
     return cases, meta
-
-
-def parse_fail_on(text: str) -> tuple:
-    if text.strip() == "none":  # report only: no outcome fails the run
-        return ()
-    outcomes = tuple(o.strip() for o in text.split(",") if o.strip())
-    if not outcomes:
-        raise ConfigError("--fail-on names no outcome", hint="list outcomes, or write 'none' to fail on nothing")
-    for outcome in outcomes:
-        if outcome not in OUTCOMES_FOR_FAIL_ON:
-            raise ConfigError(f"--fail-on: unknown outcome '{outcome}'",
-                              hint=f"choose from {', '.join(OUTCOMES_FOR_FAIL_ON)}")
-    return outcomes
-
-
-def parse_size(text: str) -> int:
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)i?[bB]?\s*", text)
-    if not match or float(match.group(1)) <= 0 or len(match.group(1)) > 30:
-        raise ConfigError(f"--memory-limit: cannot read size '{text}'", hint="write it like 512M or 8G")
-    scale = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}[match.group(2).lower()]
-    return int(float(match.group(1)) * scale)
-
-
-def _baseline(args: argparse.Namespace) -> Optional[dict]:
-    """The baseline to judge against, read before anything runs so a bad file costs nothing."""
-    if args.update_baseline and not args.baseline:
-        raise ConfigError("--update-baseline needs --baseline FILE")
-    if not args.baseline or args.update_baseline:
-        return None
-    if not Path(args.baseline).is_file():
-        raise ConfigError("baseline file not found", args.baseline, hint="create it with --update-baseline")
-    return load_baseline(args.baseline)
-
-
-def _check_report_arguments(args: argparse.Namespace, sources: Sequence[str] = ()) -> None:
-    """Every output can be written, no two share a file, and none is an input of the run (`sources`: the model
-    and backend files, known once the configs are read)."""
-    outputs = [(f"--{option}", getattr(args, option)) for option in ("junit", "json", "markdown", "html")]
-    inputs = list(getattr(args, "configs", None) or args.inputs) + list(sources)
-    if args.update_baseline:
-        outputs.append(("--baseline", args.baseline))
-    else:
-        inputs.append(args.baseline)
-    journal, resume = getattr(args, "journal", None), getattr(args, "resume", None)
-    if journal or resume:
-        outputs.append(("--journal" if journal else "--resume", journal or resume))
-    if journal and resume and os.path.realpath(journal) != os.path.realpath(resume):
-        inputs.append(resume)  # read, not written: a report must not replace it
-    for option, path in outputs:
-        check_writable(option, path)
-    check_outputs(outputs, inputs)
-
-
-def _check_run_arguments(args: argparse.Namespace) -> None:
-    """Everything about the command line that can be wrong, found before anything runs (the files it writes:
-    `_check_report_arguments`)."""
-    check_writable("--cache-dir", args.cache_dir, folder=True)
-    check_writable("--repro-dir", args.repro_dir, folder=True)
-    if args.resume and not Path(args.resume).is_file():
-        raise ConfigError(f"--resume {args.resume}: no such journal file",
-                          hint="give the journal a run wrote (its path is printed when a run is interrupted)")
-    if args.device and not DEVICE_RE.match(args.device):
-        raise ConfigError(f"--device: unknown device '{args.device}'", hint="use auto, cpu, cuda or cuda:N")
-    if args.timeout is not None and not (0 < args.timeout < float("inf")):  # NaN fails both comparisons
-        raise ConfigError(f"--timeout must be a positive number of seconds, not {args.timeout}")
-    if args.workers is not None and args.workers < 1:
-        raise ConfigError("--workers must be at least 1")
-    if args.memory_limit and parse_size(args.memory_limit) < 2**26:
-        raise ConfigError(f"--memory-limit {args.memory_limit} is too small for a worker", hint="e.g. 8G")
-    _check_memory_limit_works(args.memory_limit)
-
-
-def _check_memory_limit_works(memory_limit: Optional[str]) -> None:
-    """The pool reads each worker's resident size from /proc/<pid>/status: without /proc a limit would do nothing."""
-    if memory_limit and not Path("/proc/self/status").is_file():
-        raise ConfigError("--memory-limit needs /proc (Linux) to read a worker's memory, and this system has none",
-                          hint="drop --memory-limit here, or run on Linux (e.g. the action's docker mode)")
 
 
 def merged_meta(metas: list, cases: int) -> dict:

@@ -1,12 +1,23 @@
-"""A case's result: plain data that every report renders and that survives JSON round trips."""
+"""A case's result in three stages, each plain data that survives JSON round trips:
+
+- `Observation`: what a run saw (written in the worker, or by the pool for a case that never reported back);
+- `Expectation`: what the config expects of the case (`xfail`, health and speed gates), from `spec.Case`;
+- `Verdict`: what the one judgement (judgement/judge.py) made of the two, with a baseline and `--fail-on`.
+
+`CaseResult` holds the three; every report renders it. A results file stores the triple (format 2); format 1
+files, which held one flat record, are read through `_from_v1`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Iterable, Optional
+
+from verify_compile.spec import Expectation, XFail  # noqa: F401  (part of the results' vocabulary)
 
 
 class _StrEnum(str, Enum):
@@ -22,7 +33,7 @@ class Outcome(_StrEnum):
     ERROR = "error"
     SKIP = "skip"
     FLAKY = "flaky"
-    XFAIL = "xfail"  # a mismatch or error that the config or the baseline expects
+    XFAIL = "xfail"  # an observed failure that the config or the baseline expects
     XPASS = "xpass"  # a pass where a failure is expected: fails until the expectation is removed
     GATE = "gate"  # compiled and correct, but over a compile-health or speed limit
 
@@ -52,6 +63,32 @@ LOAD, EAGER, COMPILE, RUN, COMPARE = Phase.LOAD, Phase.EAGER, Phase.COMPILE, Pha
 EXPORT, PACKAGE = Phase.EXPORT, Phase.PACKAGE
 CRASH, TIMEOUT, INTERRUPTED = Phase.CRASH, Phase.TIMEOUT, Phase.INTERRUPTED
 PASSED, FAILED = "passed", "failed"  # a run's conclusion
+RESULTS_FORMAT = "verify-compile-results/2"
+_RESULTS_V1 = "verify-compile-results/1"
+
+
+@dataclass(frozen=True)
+class OutcomeStyle:
+    """How every rendering shows an outcome: the one table of them."""
+
+    label: str  # terminal
+    mark: str  # Markdown, the step summary
+    colour: str  # ANSI colour code
+    severity: int  # 0 first: sorting by it puts what needs attention on top
+    meaning: str
+
+
+OUTCOME_STYLES = {
+    PASS: OutcomeStyle("PASS", "✅", "32", 7, "compiled equals eager"),
+    MISMATCH: OutcomeStyle("MISMATCH", "❌", "31", 1, "a located difference"),
+    ERROR: OutcomeStyle("ERROR", "💥", "31", 0, "failed in a phase"),
+    SKIP: OutcomeStyle("SKIP", "⏭️", "36", 6, "not run"),
+    FLAKY: OutcomeStyle("FLAKY", "🎲", "33", 4, "eager disagrees with itself"),
+    XFAIL: OutcomeStyle("XFAIL", "☑️", "36", 5, "a failure the config or the baseline expects"),
+    XPASS: OutcomeStyle("XPASS", "❗", "31", 2, "passed although expected to fail"),
+    GATE: OutcomeStyle("GATE", "🚧", "33", 3, "correct, but over a compile-health or speed limit"),
+}
+NOTABLE = (MISMATCH, ERROR, XPASS, GATE)  # outcomes that are failures whether or not --fail-on counts them
 
 
 @dataclass
@@ -59,13 +96,13 @@ class Mismatch:
     """One leaf that differs, located exactly."""
 
     where: str  # e.g. "output['logits']", "input[0] (mutated in place)", "buffer bn.running_mean"
-    kind: str  # values | shape | dtype | structure | type | nan
+    kind: str  # values | shape | dtype | structure | type | nan | alias | overwritten
     summary: str  # one line, human readable
     input_set: int = 0  # 1-based
     numel: int = 0
     n_bad: int = 0
-    max_abs: Optional[float] = None
-    max_rel: Optional[float] = None
+    max_abs: Any = None  # a float, or "inf"/"nan" as text (JSON has no such numbers)
+    max_rel: Any = None
     worst_index: Optional[list] = None
     expected: Any = None  # eager value at the worst index
     actual: Any = None  # compiled value at the worst index
@@ -77,9 +114,9 @@ class Mismatch:
 class Health:
     graphs: int = 0
     graph_breaks: int = 0
-    break_reasons: list = field(default_factory=list)
+    break_reasons: list[str] = field(default_factory=list)
     recompiles: int = 0
-    recompile_reasons: list = field(default_factory=list)
+    recompile_reasons: list[str] = field(default_factory=list)
     fallbacks: int = 0  # frames that dynamo failed to compile and ran eagerly
 
 
@@ -92,14 +129,16 @@ class Perf:
 
 
 @dataclass
-class CaseResult:
+class Observation:
+    """What a run saw of one case, before any judgement. Complete once it leaves the worker."""
+
     case_id: str
     index: int
     model: str
     backend: str
     config: str
     line: int  # the model's line in its config: annotations point there
-    outcome: str  # the final outcome, after the judgement (judgement/judge.py)
+    outcome: str = PASS  # one of OBSERVED_OUTCOMES
     message: str = ""  # one line
     details: str = ""  # the full located diff, or a traceback
     phase: Optional[str] = None  # for errors (and for the phase a timeout or crash hit)
@@ -108,43 +147,161 @@ class CaseResult:
     duration: float = 0.0
     compile_time: Optional[float] = None
     input_sets: int = 0
-    mismatches: list = field(default_factory=list)  # of Mismatch
+    mismatches: list[Mismatch] = field(default_factory=list)
     health: Optional[Health] = None
     perf: Optional[Perf] = None
     cache: dict = field(default_factory=dict)  # e.g. {"hits": 3, "misses": 0}
-    xfail_reason: Optional[str] = None
     captured: str = ""  # tail of what the case printed
-    artifacts: list = field(default_factory=list)  # paths, e.g. the repro bundle
+    artifacts: list[str] = field(default_factory=list)  # paths, e.g. the repro bundle
     bisect: Optional[dict] = None
-    baseline: Optional[dict] = None  # {"status": regressed|improved|unchanged|new, "expected": outcome}
-    notes: list = field(default_factory=list)  # facts worth knowing that change no verdict
-    limits: dict = field(default_factory=dict)  # the config's health and speed gates, e.g. {"max_graph_breaks": 0}
-    # What the run observed, before any judgement; a resumed run and a merge judge again from these.
-    observed: Optional[str] = None
-    observed_message: Optional[str] = None
-    failed: bool = False  # whether this case fails the run
-    judgement: list = field(default_factory=list)  # each step that changed the outcome, and the fail-on decision
+    notes: list[str] = field(default_factory=list)  # facts worth knowing that change no verdict
+
+    @property
+    def interrupted(self) -> bool:
+        """Stopped by a signal before it finished: never verified."""
+        return self.outcome == ERROR and self.phase == INTERRUPTED
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the judgement made of an observation. Written by judgement.judge.judge and nowhere else."""
+
+    outcome: str  # one of OUTCOMES
+    message: str
+    failed: bool  # whether this case fails the run
+    judgement: tuple[str, ...] = ()  # each step that changed the outcome, and the fail-on decision
+    details: Optional[str] = None  # the judgement's own explanation (a gate's); None: the observation's
+    baseline: Optional[dict] = None  # {"status": regressed|improved|unchanged|new, "expected": outcome or None}
+    recorded: Optional[str] = None  # what a baseline records for the case (after gates and xfail); None: nothing
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One case, judged: what was seen, what was expected, and the verdict. Reports read it through the
+    properties below (the observation's facts, the verdict's outcome and words)."""
+
+    observation: Observation
+    expectation: Expectation
+    verdict: Verdict
+
+    @property
+    def case_id(self) -> str:
+        return self.observation.case_id
+
+    @property
+    def index(self) -> int:
+        return self.observation.index
+
+    @property
+    def model(self) -> str:
+        return self.observation.model
+
+    @property
+    def backend(self) -> str:
+        return self.observation.backend
+
+    @property
+    def config(self) -> str:
+        return self.observation.config
+
+    @property
+    def line(self) -> int:
+        return self.observation.line
+
+    @property
+    def outcome(self) -> str:
+        return self.verdict.outcome
+
+    @property
+    def observed(self) -> str:
+        return self.observation.outcome
+
+    @property
+    def message(self) -> str:
+        return self.verdict.message
+
+    @property
+    def details(self) -> str:
+        return self.observation.details if self.verdict.details is None else self.verdict.details
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict.failed
+
+    @property
+    def judgement(self) -> tuple:
+        return self.verdict.judgement
+
+    @property
+    def baseline(self) -> Optional[dict]:
+        return self.verdict.baseline
+
+    @property
+    def phase(self) -> Optional[str]:
+        return self.observation.phase
+
+    @property
+    def device(self) -> Optional[str]:
+        return self.observation.device
+
+    @property
+    def dtype(self) -> Optional[str]:
+        return self.observation.dtype
+
+    @property
+    def duration(self) -> float:
+        return self.observation.duration
+
+    @property
+    def compile_time(self) -> Optional[float]:
+        return self.observation.compile_time
+
+    @property
+    def input_sets(self) -> int:
+        return self.observation.input_sets
+
+    @property
+    def mismatches(self) -> list:
+        return self.observation.mismatches
+
+    @property
+    def health(self) -> Optional[Health]:
+        return self.observation.health
+
+    @property
+    def perf(self) -> Optional[Perf]:
+        return self.observation.perf
+
+    @property
+    def cache(self) -> dict:
+        return self.observation.cache
+
+    @property
+    def captured(self) -> str:
+        return self.observation.captured
+
+    @property
+    def artifacts(self) -> list:
+        return self.observation.artifacts
+
+    @property
+    def bisect(self) -> Optional[dict]:
+        return self.observation.bisect
+
+    @property
+    def notes(self) -> list:
+        return self.observation.notes
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> CaseResult:
-        data = dict(data)
-        data["mismatches"] = [Mismatch(**m) for m in data.get("mismatches") or []]
-        if data.get("health") is not None:
-            data["health"] = Health(**data["health"])
-        if data.get("perf") is not None:
-            data["perf"] = Perf(**data["perf"])
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return {"observation": dataclasses.asdict(self.observation),
+                "expectation": dataclasses.asdict(self.expectation), "verdict": dataclasses.asdict(self.verdict)}
 
 
 @dataclass
 class RunResult:
     """A run's one judgement, which every report renders and the CLI and the action both consume."""
 
-    results: list  # CaseResult, judged, in case order
+    results: list[CaseResult]  # judged, in case order
     meta: dict
     conclusion: str = PASSED  # PASSED or FAILED
     fail_on: tuple = DEFAULT_FAIL_ON
@@ -169,65 +326,127 @@ def counts(results: Iterable[CaseResult]) -> dict:
 _MAX_DETAILS = 20000
 
 
-def set_error(result: CaseResult, phase: str, message: str, details: str) -> None:
-    """Record an observed error of `phase` on `result`."""
-    result.outcome, result.phase, result.message = ERROR, phase, f"{phase}: {message}"
-    result.details = details[-_MAX_DETAILS:]
+def set_error(observation: Observation, phase: str, message: str, details: str) -> None:
+    """Record an observed error of `phase`."""
+    observation.outcome, observation.phase, observation.message = ERROR, phase, f"{phase}: {message}"
+    observation.details = details[-_MAX_DETAILS:]
 
 
 def dump_json(run: RunResult) -> str:
-    return json.dumps({"format": "verify-compile-results/1", "conclusion": run.conclusion,
-                       "fail_on": list(run.fail_on), "meta": run.meta,
-                       "results": [r.to_dict() for r in run.results]}, indent=1, default=str)
+    return json.dumps({"format": RESULTS_FORMAT, "conclusion": run.conclusion, "fail_on": list(run.fail_on),
+                       "meta": run.meta, "results": [r.to_dict() for r in run.results]}, indent=1, default=str)
 
 
 def load_json_results(text: str, source: str) -> tuple:
-    """(meta, results) from a `--json` file; ValueError names the file when it is not one."""
+    """(meta, [(Observation, Expectation)]) from a `--json` file of either format; ValueError names the file
+    when it is not one. Verdicts are not read back: whoever reads a results file judges again."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"{source}:{e.lineno}: not JSON ({e.msg})") from None
     except RecursionError:
         raise ValueError(f"{source}: nested too deeply to be a results file") from None
-    if not isinstance(data, dict) or data.get("format") != "verify-compile-results/1" \
+    if not isinstance(data, dict) or data.get("format") not in (RESULTS_FORMAT, _RESULTS_V1) \
             or not isinstance(data.get("results"), list):
         raise ValueError(f"{source}: not a verify-compile --json results file")
     if not isinstance(data.get("meta") or {}, dict):
         raise ValueError(f"{source}: 'meta' must be an object")
-    return data.get("meta") or {}, [_checked(r, source) for r in data["results"]]
+    read = read_v1 if data["format"] == _RESULTS_V1 else read_record
+    return data.get("meta") or {}, [read(r, source) for r in data["results"]]
 
 
-_NUMBER = (int, float)
-# Each field a results file may hold: its type and whether it may be null. A result read back from a file (merge,
-# a journal) or a worker is checked against these before anything judges or renders it: a wrong type there
-# would end the run in a traceback instead of a report.
-_FIELDS = {
-    "case_id": (str, False), "index": (int, False), "model": (str, False), "backend": (str, False),
-    "config": (str, False), "line": (int, False), "outcome": (str, False), "message": (str, False),
-    "details": (str, False), "phase": (str, True), "device": (str, True), "dtype": (str, True),
-    "duration": (_NUMBER, False), "compile_time": (_NUMBER, True), "input_sets": (int, False),
-    "mismatches": (list, False), "health": (dict, True), "perf": (dict, True), "cache": (dict, False),
-    "xfail_reason": (str, True), "captured": (str, False), "artifacts": (list, False), "bisect": (dict, True),
-    "baseline": (dict, True), "notes": (list, False), "limits": (dict, False), "observed": (str, True),
-    "observed_message": (str, True), "failed": (bool, False), "judgement": (list, False)}
-_NESTED = {
-    "health": {"graphs": (int, False), "graph_breaks": (int, False), "recompiles": (int, False),
-               "fallbacks": (int, False), "break_reasons": (list, False), "recompile_reasons": (list, False)},
-    "perf": {k: (_NUMBER, True) for k in ("eager_ms", "compiled_ms", "speedup", "peak_memory_mb")}}
-_MISMATCH_FIELDS = {"where": (str, False), "kind": (str, False), "summary": (str, False), "input_set": (int, False),
-                    "numel": (int, False), "n_bad": (int, False), "worst_index": (list, True)}  # max_abs may be "inf"
+def read_record(record: object, source: str) -> tuple:
+    """(Observation, Expectation) of one format-2 result written by someone else, checked field by field."""
+    def read(r: dict) -> tuple:
+        if not isinstance(r.get("observation"), dict):
+            raise TypeError("a result holds an 'observation' object")
+        return read_observation(r["observation"]), decode(Expectation, r.get("expectation") or {})
+    return _guarded(record, source, read)
 
 
-def _typed(value: Any, kind: Any, nullable: bool) -> bool:
-    if value is None:
-        return nullable
-    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+def read_observation(data: object) -> Observation:
+    """An Observation from JSON (a worker's message, a journal line, a results file); TypeError/ValueError
+    naming the first field the judgement or a report could not work with."""
+    if not isinstance(data, dict):
+        raise TypeError("an observation must be an object")
+    if _depth(data) > 16:  # an observation nests 4 levels; copying a deeper one would exhaust the stack
+        raise TypeError("nested too deeply")
+    observation = decode(Observation, data)
+    if observation.outcome not in OBSERVED_OUTCOMES:
+        raise TypeError(f"unknown observed outcome {observation.outcome!r}")
+    return observation
 
 
-def _check_fields(record: dict, fields: dict, prefix: str = "") -> None:
-    for key, (kind, nullable) in fields.items():
-        if key in record and not _typed(record[key], kind, nullable):
-            raise TypeError(f"'{prefix}{key}' has the wrong type")
+def read_v1(record: object, source: str) -> tuple:
+    """(Observation, Expectation) of a format-1 result: one flat record holding the observation ('observed',
+    'observed_message'), the config's expectation ('xfail_reason', 'limits') and the old verdict."""
+    def read(r: dict) -> tuple:
+        legacy = r.get("baseline") if isinstance(r.get("baseline"), dict) else {}
+        seen = r.get("observed") or legacy.get("actual") or r.get("outcome")
+        fields = {f.name for f in dataclasses.fields(Observation)}
+        data = {k: v for k, v in r.items() if k in fields}
+        data["outcome"] = PASS if seen == GATE else seen  # a gate is judged again from the limits
+        data["message"] = r.get("observed_message") if r.get("observed") else legacy.get("actual_message",
+                                                                                          r.get("message", ""))
+        if seen in (PASS, GATE):
+            data["details"] = ""  # a gate's explanation: a pass has no details of its own
+        limits = r.get("limits") if isinstance(r.get("limits"), dict) else {}
+        reason = r.get("xfail_reason")
+        expectation = decode(Expectation, {**{k: limits.get(k) for k in ("max_graph_breaks", "max_recompiles",
+                                                                          "min_speedup")},
+                                           "xfail": {"reason": reason} if reason is not None else None})
+        return read_observation(data), expectation
+    return _guarded(record, source, read)
+
+
+def _guarded(record: object, source: str, read: typing.Callable[[dict], tuple]) -> tuple:
+    name = "?"
+    if isinstance(record, dict):
+        name = (record.get("observation") if isinstance(record.get("observation"), dict) else record).get(
+            "case_id", "?")
+    try:
+        if not isinstance(record, dict):
+            raise TypeError("a result must be an object")
+        return read(record)
+    except (TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"{source}: result '{str(name)[:80]}' is malformed: {e}") from None
+
+
+def decode(cls: type, data: object, where: str = "") -> Any:
+    """An instance of dataclass `cls` from JSON `data`, every field checked against its annotation (so the
+    dataclass is the one statement of what a record holds). Unknown keys are ignored; missing ones take their
+    defaults. TypeError names the first field that does not fit."""
+    if not isinstance(data, dict):
+        raise TypeError(f"'{where or cls.__name__}' must be an object")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            values[f.name] = _value(data[f.name], hints[f.name], f"{where}{f.name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise TypeError(f"'{where}{f.name}' is missing")
+    return cls(**values)
+
+
+def _value(value: Any, hint: Any, where: str) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return value
+    if origin is typing.Union:  # Optional[X]
+        if value is None and type(None) in args:
+            return None
+        return _value(value, next(a for a in args if a is not type(None)), where)
+    if dataclasses.is_dataclass(hint):
+        return decode(hint, value, f"{where}.")
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"'{where}' has the wrong type")
+        items = [_value(v, args[0], where) for v in value] if args else list(value)
+        return items if origin is list else tuple(items)
+    kind = {float: (int, float)}.get(hint, hint)
+    if not isinstance(value, kind) or (isinstance(value, bool) and hint is not bool):
+        raise TypeError(f"'{where}' has the wrong type")
+    return float(value) if hint is float else value
 
 
 def _depth(value: Any) -> int:
@@ -240,42 +459,3 @@ def _depth(value: Any) -> int:
             stack += [(v, depth + 1) for v in (item.values() if isinstance(item, dict) else item)]
     return deepest
 
-
-def _check_types(record: dict) -> None:
-    """TypeError naming the first field of `record` whose type the judgement or a report cannot work with."""
-    if _depth(record) > 16:  # a result nests 4 levels; copying a deeper one would exhaust the stack
-        raise TypeError("nested too deeply")
-    _check_fields(record, _FIELDS)
-    for key, fields in _NESTED.items():
-        if record.get(key) is not None:
-            _check_fields(record[key], fields, f"{key}.")
-    for mismatch in record.get("mismatches", []):
-        if not isinstance(mismatch, dict):
-            raise TypeError("'mismatches' must hold objects")
-        _check_fields(mismatch, _MISMATCH_FIELDS, "mismatches.")
-    health = record.get("health") or {}
-    texts = [record.get(k, []) for k in ("notes", "artifacts", "judgement")]
-    texts += [health.get(k, []) for k in ("break_reasons", "recompile_reasons")]
-    if any(not isinstance(text, str) for items in texts for text in items):
-        raise TypeError("notes, artifacts, judgement steps and compile reasons must be text")
-    if any(not _typed(v, _NUMBER, False) for v in record.get("limits", {}).values()):
-        raise TypeError("'limits' must map gate names to numbers")
-    if record.get("outcome") not in OUTCOMES:
-        raise TypeError(f"unknown outcome {record.get('outcome')!r}")
-    if record.get("observed") is not None and record["observed"] not in OBSERVED_OUTCOMES:
-        raise TypeError(f"unknown observed outcome {record['observed']!r}")
-    legacy = record.get("baseline") or {}  # read back for results written before 'observed' existed
-    if record.get("observed") is None and legacy.get("actual", OUTCOMES[0]) not in OUTCOMES:
-        raise TypeError(f"unknown baseline outcome {legacy.get('actual')!r}")
-
-
-def _checked(record: object, source: str) -> CaseResult:
-    """A result read back from a file someone else wrote: its fields must have the types reports rely on."""
-    name = record.get("case_id", "?") if isinstance(record, dict) else "?"
-    try:
-        if not isinstance(record, dict):
-            raise TypeError("a result must be an object")
-        _check_types(record)
-        return CaseResult.from_dict(record)
-    except (TypeError, ValueError, AttributeError) as e:
-        raise ValueError(f"{source}: result '{name}' is malformed: {e}") from None

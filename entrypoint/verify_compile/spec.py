@@ -82,6 +82,28 @@ class InputSet:
     dims: dict = field(default_factory=dict)  # the named dim sizes its shapes were built with
 
 
+# What an `xfail` entry expects when it names no outcome: any failure a run can see.
+XFAIL_DEFAULT_OUTCOMES = ("mismatch", "error", "gate")
+
+
+@dataclass(frozen=True)
+class XFail:
+    """An expected failure: the outcomes it allows (after the gates), and why."""
+
+    reason: str
+    outcomes: tuple[str, ...] = XFAIL_DEFAULT_OUTCOMES
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the config expects of one case: the judgement's second input, beside the observation."""
+
+    xfail: Optional[XFail] = None
+    max_graph_breaks: Optional[int] = None
+    max_recompiles: Optional[int] = None
+    min_speedup: Optional[float] = None
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One model entry of a config, with its defaults applied."""
@@ -103,7 +125,7 @@ class ModelSpec:
     train: bool = False
     tolerance: Tolerance = Tolerance()
     seed: int = 0
-    xfail: dict = field(default_factory=dict)  # backend id (or "*") -> reason
+    xfail: dict = field(default_factory=dict)  # backend id (or "*") -> XFail
     redraw: bool = True
     benchmark: bool = True
     bisect: bool = False
@@ -113,7 +135,7 @@ class ModelSpec:
     dynamo_config: dict = field(default_factory=dict)  # torch._dynamo.config options for this model's compiles
     key_lines: dict = field(default_factory=dict)  # config key -> its line, for errors found after loading
 
-    def xfail_reason(self, backend_id: str) -> Optional[str]:
+    def xfail_for(self, backend_id: str) -> Optional[XFail]:
         return self.xfail.get(backend_id, self.xfail.get("*"))
 
 
@@ -146,8 +168,10 @@ class Case:
         return case_id(self.model.name, self.backend.id)
 
     @property
-    def xfail(self) -> Optional[str]:
-        return self.model.xfail_reason(self.backend.id)
+    def expectation(self) -> Expectation:
+        m = self.model
+        return Expectation(xfail=m.xfail_for(self.backend.id), max_graph_breaks=m.max_graph_breaks,
+                           max_recompiles=m.max_recompiles, min_speedup=m.min_speedup)
 
 
 def case_id(model: str, backend: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import write
+from helpers import write
 from verify_compile.config.loader import load_config
 from verify_compile.config.yamlload import LocDict, loads_yaml
 from verify_compile.errors import ConfigError, ConfigErrors

@@ -1,12 +1,12 @@
-"""The house: only the engine imports torch (or the engine), and no two modules import each other in a circle.
-Fast tier: reads the sources, runs nothing."""
+"""The house: only the engine imports torch (or the engine), every import follows the dependency order of the
+layers, and no two modules import each other in a circle. Fast tier: reads the sources, runs nothing."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-from conftest import REPO
+from helpers import REPO
 
 PACKAGE = REPO / "entrypoint" / "verify_compile"
 ENGINE = PACKAGE / "engine"
@@ -59,3 +59,33 @@ def test_no_import_cycles():
         if m not in state:
             visit(m, [m])
     assert not cycles, "import cycles:\n" + "\n".join(cycles)
+
+
+# Each layer may import its own modules and those of layers ranked below it, never a layer of the same rank:
+# shared <- config <- {orchestration, engine} <- judgement <- reports <- app <- {cli, github} <- __main__.
+LAYERS = {"shared": 0, "config": 1, "orchestration": 2, "engine": 2, "judgement": 3, "reports": 4, "app": 5,
+          "cli": 6, "github": 6, "entry": 7}
+_TOP = {"verify_compile": "shared", "verify_compile.spec": "shared", "verify_compile.results": "shared",
+        "verify_compile.errors": "shared", "verify_compile.channel": "shared", "verify_compile.proctree": "shared",
+        "verify_compile.app": "app", "verify_compile.preflight": "app", "verify_compile.requests": "app",
+        "verify_compile.cli": "cli", "verify_compile.__main__": "entry"}
+
+
+def _layer(module: str) -> str:
+    if module in _TOP:
+        return _TOP[module]
+    folder = module.split(".")[1]
+    assert folder in LAYERS, f"{module}: a module outside the known layers; give it one in test_layout.py"
+    return folder
+
+
+def test_imports_follow_the_dependency_order():
+    modules = {_module(p): p for p in PACKAGE.rglob("*.py")}
+    offenders = []
+    for module, path in sorted(modules.items()):
+        mine = _layer(module)
+        for name in sorted(n for n in _imports(path) if n in modules and n != module):
+            theirs = _layer(name)
+            if theirs != mine and LAYERS[theirs] >= LAYERS[mine]:
+                offenders.append(f"{module} ({mine}) imports {name} ({theirs})")
+    assert not offenders, "imports against the layer order:\n" + "\n".join(offenders)

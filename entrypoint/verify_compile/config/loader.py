@@ -17,11 +17,13 @@ from verify_compile.spec import (
     DTYPES,
     EXPORT,
     SHIPPING_BACKENDS,
+    XFAIL_DEFAULT_OUTCOMES,
     BackendSpec,
     Config,
     InputSet,
     ModelSpec,
     Tolerance,
+    XFail,
 )
 
 TOP_KEYS = ("version", "defaults", "models", "cache_dir")
@@ -304,13 +306,50 @@ def _mapping(what: str, example: str) -> Callable:
     return validate
 
 
+XFAIL_OUTCOMES = ("mismatch", "error", "gate", "flaky")  # failures a run can see, that an xfail may expect
+_XFAIL_FORM = "{inductor: 'issue #123'} or {inductor: {reason: 'issue #123', outcome: mismatch}}"
+
+
 def _xfail(value: Any, line: int, check: Checker) -> dict:
+    """{backend id: XFail}. A plain reason expects any of XFAIL_DEFAULT_OUTCOMES; a mapping may name the
+    outcome(s) it expects, so that another failure of the same case is reported as what it is."""
     if not isinstance(value, LocDict):
-        check.error("'xfail' must map backend ids to reasons, like {inductor: 'issue #123'}", line)
+        check.error(f"'xfail' must map backend ids to reasons, like {_XFAIL_FORM}", line)
         return {}
-    for key, reason in value.items():
-        check.typed(reason, value.line_of(key), f"xfail reason for '{key}'", (str,), "a string")
-    return value
+    out = {}
+    for key, entry in value.items():
+        entry_line = value.line_of(key)
+        if isinstance(entry, LocDict):
+            check.keys(entry, ("reason", "outcome"), f"the xfail entry of '{key}'")
+            xfail = _xfail_entry(entry, entry_line, key, check)
+        elif check.typed(entry, entry_line, f"xfail reason for '{key}'", (str,), "a string or a mapping "
+                         "with 'reason' and 'outcome'"):
+            xfail = XFail(reason=entry)
+        else:
+            xfail = None
+        if xfail is not None:
+            out[key] = xfail
+    return out
+
+
+def _xfail_entry(entry: LocDict, line: int, key: str, check: Checker) -> Optional[XFail]:
+    reason = entry.get("reason")
+    if not check.typed(reason, entry.line_of("reason") if "reason" in entry else line, f"xfail reason for '{key}'",
+                       (str,), "a string"):
+        return None
+    outcomes = entry.get("outcome", list(XFAIL_DEFAULT_OUTCOMES))
+    outcomes = [outcomes] if isinstance(outcomes, str) else outcomes
+    at = entry.line_of("outcome") if "outcome" in entry else line
+    if not isinstance(outcomes, list) or not outcomes:
+        check.error(f"xfail outcome for '{key}' must be an outcome or a list of them", at,
+                    f"choose from {', '.join(XFAIL_OUTCOMES)}")
+        return None
+    for outcome in outcomes:
+        if outcome not in XFAIL_OUTCOMES:
+            check.error(f"xfail outcome for '{key}': unknown outcome {show(outcome)}", at,
+                        did_you_mean(str(outcome), XFAIL_OUTCOMES) or f"choose from {', '.join(XFAIL_OUTCOMES)}")
+            return None
+    return XFail(reason=reason, outcomes=tuple(dict.fromkeys(outcomes)))
 
 
 _VALIDATORS: dict = {

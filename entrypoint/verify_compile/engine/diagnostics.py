@@ -12,14 +12,14 @@ from typing import Callable, Optional
 from verify_compile.engine.compare import CallRecord
 from verify_compile.engine.compilers import Compiled
 from verify_compile.engine.reference import Reference
-from verify_compile.results import CaseResult
+from verify_compile.results import Observation
 from verify_compile.spec import Case, RunSettings
 
 _MARGIN_S = 5.0  # of the case's timeout, kept for sending the result before the pool's deadline
 _MIN_BISECT_S = 10.0  # less than this cannot even import torch and compile once
 
 
-def diagnose(case: Case, ref: Reference, set_index: int, observed: CallRecord, result: CaseResult,
+def diagnose(case: Case, ref: Reference, set_index: int, observed: CallRecord, result: Observation,
              settings: RunSettings, on_phase: Callable[[str], None], started: float,
              compiled: Optional[Compiled] = None) -> None:
     """Attach diagnostics to a mismatch result. Never raises: a diagnosis that fails leaves a note.
@@ -40,7 +40,7 @@ def diagnose(case: Case, ref: Reference, set_index: int, observed: CallRecord, r
         result.notes.append(f"diagnosis failed ({type(e).__name__}: {e})")
 
 
-def _bundle(case: Case, ref: Reference, set_index: int, observed: CallRecord, result: CaseResult,
+def _bundle(case: Case, ref: Reference, set_index: int, observed: CallRecord, result: Observation,
             root: Path, compiled: Optional[Compiled] = None) -> Optional[Path]:
     from verify_compile.engine.repro import write_bundle
 
@@ -53,7 +53,7 @@ def _bundle(case: Case, ref: Reference, set_index: int, observed: CallRecord, re
     return folder
 
 
-def _bisect(case: Case, ref: Reference, set_index: int, observed: CallRecord, result: CaseResult,
+def _bisect(case: Case, ref: Reference, set_index: int, observed: CallRecord, result: Observation,
             bundle: Optional[Path], on_phase: Callable[[str], None], started: float) -> None:
     from verify_compile.engine.bisection import run_bisect
 

@@ -19,7 +19,7 @@ from verify_compile.engine.compare import DEFAULT_TOLERANCES, CallRecord
 from verify_compile.engine.inputs import materialize, torch_dtype
 from verify_compile.engine.reference import Reference
 from verify_compile.engine.tree import leaves, map_tensors
-from verify_compile.results import CaseResult
+from verify_compile.results import Observation
 from verify_compile.spec import Case
 
 TEMPLATE = Path(__file__).with_name("repro_template.py")
@@ -43,7 +43,7 @@ def safe_name(case_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", case_id).strip("_.") or "case"
 
 
-def write_bundle(case: Case, ref: Reference, set_index: int, observed: CallRecord, result: CaseResult,
+def write_bundle(case: Case, ref: Reference, set_index: int, observed: CallRecord, result: Observation,
                  root: Path, compiled: Any = None) -> tuple:
     """Write the bundle of the mismatch on input set `set_index` under `root`; (folder, notes). `compiled`
     (engine.compilers.Compiled) is what was verified: a shipped program is re-exported the same way, and the

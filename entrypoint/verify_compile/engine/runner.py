@@ -21,7 +21,7 @@ from verify_compile.engine.loading import LoadError
 from verify_compile.engine.perf import measure
 from verify_compile.engine.reference import Reference, ReferenceCache
 from verify_compile.errors import exception_summary
-from verify_compile.results import CaseResult, Health, Mismatch, set_error
+from verify_compile.results import Health, Mismatch, Observation, set_error
 from verify_compile.spec import Case, RunSettings
 
 
@@ -39,11 +39,11 @@ def resolve_device(requested: str) -> tuple:
 
 
 def run_case(case: Case, refs: ReferenceCache, on_phase: Callable[[str], None] = lambda phase: None,
-             settings: RunSettings = RunSettings()) -> CaseResult:
+             settings: RunSettings = RunSettings()) -> Observation:
     """Verify one case in this process. Never raises for anything the case itself does."""
     start = time.perf_counter()
     spec = case.model
-    result = CaseResult(case_id=case.id, index=case.index, model=spec.name, backend=case.backend.id,
+    result = Observation(case_id=case.id, index=case.index, model=spec.name, backend=case.backend.id,
                         config=spec.config_file, line=spec.line, outcome=R.PASS, dtype=spec.dtype)
     device, skip_reason = resolve_device(spec.device)
     if device is not None and spec.train and case.backend.is_shipping:
@@ -69,10 +69,10 @@ def run_case(case: Case, refs: ReferenceCache, on_phase: Callable[[str], None] =
         with _force_skip_lazy_graph_module():
             _verify(case, ref, result, on_phase, settings, start)
     result.duration = time.perf_counter() - start
-    return result  # an observation: the parent judges it (judgement/judge.py)
+    return result  # the parent judges it (judgement/judge.py)
 
 
-def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[str], None],
+def _verify(case: Case, ref: Reference, result: Observation, on_phase: Callable[[str], None],
             settings: RunSettings, started: float) -> None:
     reset_counters()
     tracker = CompileTracker(on_phase)
@@ -96,7 +96,7 @@ def _verify(case: Case, ref: Reference, result: CaseResult, on_phase: Callable[[
             compiled.cleanup()
 
 
-def _run_sets(case: Case, ref: Reference, compiled: Compiled, result: CaseResult, tracker: CompileTracker,
+def _run_sets(case: Case, ref: Reference, compiled: Compiled, result: Observation, tracker: CompileTracker,
               settings: RunSettings, started: float) -> None:
     """Every input set through the same compiled object, in order; the first that differs ends the case."""
     spec = case.model
@@ -147,7 +147,7 @@ def _phase_of(e: BaseException, tracker: CompileTracker, compiled: Optional[Comp
     return R.RUN
 
 
-def _record_health(case: Case, ref: Reference, compiled: Optional[Compiled], result: CaseResult) -> None:
+def _record_health(case: Case, ref: Reference, compiled: Optional[Compiled], result: Observation) -> None:
     if ref.fp64_note:
         result.notes.append(ref.fp64_note)
     if case.backend.is_shipping:
@@ -168,7 +168,7 @@ def _record_health(case: Case, ref: Reference, compiled: Optional[Compiled], res
                   + "\n".join(f"- {r}" for r in result.health.break_reasons))
 
 
-def _measure(ref: Reference, compiled: Compiled, result: CaseResult) -> None:
+def _measure(ref: Reference, compiled: Compiled, result: Observation) -> None:
     args, kwargs = ref.input_sets[0]
     eager_target = ref.fresh_module() if ref.module is not None else ref.fn
     try:
@@ -177,7 +177,7 @@ def _measure(ref: Reference, compiled: Compiled, result: CaseResult) -> None:
         result.notes.append(f"latency not measured ({exception_summary(e)})")
 
 
-def _check_outputs_kept(ref: Reference, calls: list, result: CaseResult) -> None:
+def _check_outputs_kept(ref: Reference, calls: list, result: Observation) -> None:
     """An output the caller holds must not change when the compiled object is called again (as it does when a
     backend reuses one output buffer), unless eager's does too."""
     changed, notes = overwritten(calls)

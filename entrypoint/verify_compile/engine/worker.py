@@ -4,12 +4,13 @@ Started by the pool as `python -m verify_compile.engine.worker FD LOG PARENT_PID
 to LOG so that a crash leaves its last words behind. Messages are frames on the inherited socket FD (see
 verify_compile.channel):
   worker -> parent, JSON: {"kind": "hello", "info"}, {"kind": "phase", "index", "phase"},
-                          {"kind": "result", "result": CaseResult.to_dict()}
+                          {"kind": "result", "observation": Observation as a dict}
   parent -> worker, pickle: ("run", Case, RunSettings); the parent ends a worker by killing its process group
 """
 
 from __future__ import annotations
 
+import dataclasses
 import faulthandler
 import os
 import signal
@@ -109,7 +110,7 @@ def serve(sock: socket.socket, log_path: str) -> None:
         _end_case_processes()
         result.captured = read_tail(log_path, offset)
         state.restore()
-        sock.sendall(json_frame({"kind": "result", "result": result.to_dict()}))
+        sock.sendall(json_frame({"kind": "result", "observation": dataclasses.asdict(result)}))
         if _exhausted(result):
             return  # after running out of memory, a fresh process is the only clean state
 

@@ -1,7 +1,7 @@
 """`verify-compile action`: the GitHub Action's entrypoint, run in the job's Python or inside the image.
 
-It turns the `INPUT_*` variables into an ordinary `verify-compile run` (or `merge`) command line and runs it
-through the CLI itself, then tells the runner about the results: outputs in `$GITHUB_OUTPUT`, the Markdown
+It turns the `INPUT_*` variables into a run (or merge) request (github/inputs.py) and runs it in this process,
+then tells the runner about the results: outputs in `$GITHUB_OUTPUT`, the Markdown
 summary in `$GITHUB_STEP_SUMMARY`, and `::error` annotations on the failing models' lines in their configs.
 Everything the run prints (progress, exception text, a model's own output) is fenced with `::stop-commands::`,
 so no text the tool does not control can run as a workflow command. The exit code is the CLI's.
@@ -11,7 +11,6 @@ the step summary and the annotations off.
 
 from __future__ import annotations
 
-import glob
 import os
 import secrets
 import shlex
@@ -25,7 +24,7 @@ import traceback
 from contextlib import contextmanager
 from typing import Iterator, Mapping, Optional
 
-from verify_compile import cli
+from verify_compile import app
 from verify_compile import results as R
 from verify_compile.errors import USAGE_EXIT, ConfigError
 from verify_compile.github.commands import (
@@ -38,12 +37,12 @@ from verify_compile.github.commands import (
     read_input,
     stop_token,
 )
+from verify_compile.github.inputs import build_request, describe
 from verify_compile.orchestration.signals import StopSignals
 from verify_compile.reports import sanitize
 from verify_compile.reports.markdown import LIMIT_BYTES, code_block, render_markdown
+from verify_compile.requests import Request
 from verify_compile.results import CaseResult, RunResult
-
-DEFAULT_JUNIT = "verify-compile-junit.xml"
 
 
 def main(argv: list[str]) -> int:
@@ -57,21 +56,20 @@ def main(argv: list[str]) -> int:
 def _main(argv: list[str], signals: StopSignals) -> int:
     env = os.environ
     try:
-        args, junit = build_args(env, argv)
+        request = build_request(env, argv)
         show_summary = parse_bool(read_input(env, "summary", "true"), "summary")
         annotate = parse_bool(read_input(env, "annotations", "true"), "annotations")
     except (ValueError, ConfigError) as e:  # nothing ran: the outputs and the summary still say so
         _emit(command("error", str(e), title="verify-compile: bad action input"))
         summary = (f"## verify-compile: nothing was run\n\nExit code {USAGE_EXIT}; an input of the action is wrong:\n\n"
                    + code_block(sanitize.text(e)))
-        _publish(env, None, "", 0.0, summary, read_input(env, "summary", "true").lower() != "false")
+        _publish(env, None, 0.0, summary, read_input(env, "summary", "true").lower() != "false")
         return USAGE_EXIT
     start = time.monotonic()
     with fenced_log():
         code = _install(read_input(env, "extra_requirements"))
-        run, problems = None, []
-        if code == 0:
-            code, run, problems = _run_cli(args, signals)
+        done = _execute(request, signals) if code == 0 else app.Completed(code)
+    code, run, problems = done.exit_code, done.run, done.problems
     seconds = time.monotonic() - start
     workspace = env.get("GITHUB_WORKSPACE") or os.getcwd()
     if run is None:
@@ -79,17 +77,17 @@ def _main(argv: list[str], signals: StopSignals) -> int:
     else:
         print_failures(run.results, workspace, annotate)
         summary = render_markdown(run) + "\n"
-    _publish(env, run, junit, seconds, summary, show_summary)
+    _publish(env, run, seconds, summary, show_summary)
     return code
 
 
-def _publish(env: Mapping[str, str], run: Optional[RunResult], junit: str, seconds: float, summary: str,
+def _publish(env: Mapping[str, str], run: Optional[RunResult], seconds: float, summary: str,
              show_summary: bool) -> None:
     """The summary (a file, and the step summary unless it is off) and the step's outputs."""
     summary_path = write_summary(env, summary)
     if show_summary:
         append_file(env.get("GITHUB_STEP_SUMMARY"), summary)
-    append_file(env.get("GITHUB_OUTPUT"), format_outputs(outputs(run, junit, seconds, summary_path)))
+    append_file(env.get("GITHUB_OUTPUT"), format_outputs(outputs(run, seconds, summary_path)))
 
 
 def _nothing_ran(code: int, problems: list, workspace: str, annotate: bool) -> str:
@@ -136,53 +134,6 @@ def _capped(lines: list, limit: int = LIMIT_BYTES - 4096) -> str:
     return "\n".join(kept)
 
 
-def build_args(env: Mapping[str, str], extra: list[str]) -> tuple:
-    """The `verify-compile` argument list the inputs mean, and the JUnit path."""
-    junit = read_input(env, "junit_path", DEFAULT_JUNIT)
-    merge = read_input(env, "merge")
-    if merge:
-        args = ["merge", *_paths(merge)]
-    else:
-        configs = _paths(read_input(env, "config"))
-        if not configs:
-            raise ValueError("input 'config' is required: the YAML config(s) to verify")
-        args = ["run", *configs]
-        for name in ("backends", "device", "shard", "cache_dir"):
-            value = read_input(env, name)
-            if value:
-                args += [f"--{name.replace('_', '-')}", value]
-    args += ["--junit", junit]
-    if not parse_bool(read_input(env, "junit_strict", "false"), "junit_strict"):
-        args.append("--junit-file-line")  # strict consumers (Jenkins xunit) reject testcase file/line
-    for name in ("fail_on", "json_path"):
-        value = read_input(env, name)
-        if value:
-            args += [f"--{name.replace('_path', '').replace('_', '-')}", value]
-    extra_args = shlex.split(read_input(env, "args"))
-    for arg in extra_args:
-        if arg == "--":
-            break
-        if _asks_for_help(arg):
-            raise ValueError(f"input 'args' holds '{arg}', which would print help or the version and verify "
-                             "nothing; remove it")
-    return args + extra_args + list(extra), junit
-
-
-def _asks_for_help(arg: str) -> bool:
-    """-h, --help, --version, or an abbreviation argparse would expand to one of them."""
-    name = arg.split("=", 1)[0]
-    if name.startswith("-") and not name.startswith("--"):
-        return "h" in name[1:] and name[1:].isalpha()  # -h, or -h among bundled short flags
-    return len(name) > 2 and any(full.startswith(name) for full in ("--help", "--version"))
-
-
-def _paths(text: str) -> list:
-    """Space- or newline-separated paths, globs expanded (`**` recursing into folders); a pattern matching nothing
-    is kept, so the CLI names it."""
-    return list(dict.fromkeys(f for pattern in shlex.split(text)
-                              for f in (sorted(glob.glob(pattern, recursive=True)) or [pattern])))
-
-
 @contextmanager
 def fenced_log() -> Iterator[None]:
     """Stop workflow commands for everything printed inside, by this process or its children.
@@ -204,18 +155,14 @@ def fenced_log() -> Iterator[None]:
         _emit(f"::{token}::")
 
 
-def _run_cli(args: list[str], signals: StopSignals) -> tuple:
-    """Run the CLI in this process: (exit code, RunResult or None, configuration problems)."""
-    print("verify-compile " + sanitize.text(shlex.join(args)), flush=True)  # paths from inputs: any bytes
+def _execute(request: Request, signals: StopSignals) -> app.Completed:
+    """Run the request in this process, inside the fence."""
+    print("verify-compile: " + sanitize.text(describe(request)), flush=True)  # paths from inputs: any bytes
     try:
-        return cli.execute(cli.build_parser().parse_args(args), signals)
-    except SystemExit as e:  # argparse rejected something in `args`, or printed help and verified nothing
-        if not e.code:
-            print("verify-compile: the arguments asked for help or the version: nothing was verified", flush=True)
-        return (e.code if isinstance(e.code, int) and e.code else USAGE_EXIT), None, []
+        return app.execute(request, signals)
     except Exception:  # a bug: its traceback may quote user text, so print it here, inside the fence
         traceback.print_exc()
-        return 1, None, []
+        return app.Completed(1)
 
 
 def _install(requirements: str) -> int:
@@ -241,7 +188,7 @@ def print_failures(results: list, workspace: str, annotate: bool = True) -> None
     """Each red case's details in a collapsed, fenced log group; then (unless `annotate` is off) annotations on
     the configs: an error for a case that fails the run, a warning for a failure outcome that does not (e.g.
     `fail_on: error` and a mismatch)."""
-    red = [r for r in results if r.failed or r.outcome in (R.MISMATCH, R.ERROR, R.XPASS, R.GATE)]
+    red = [r for r in results if r.failed or r.outcome in R.NOTABLE]
     for r in red:
         _emit(command("group", f"{r.case_id}: {r.outcome}"))
         sys.stdout.write(fence(_detail_text(r)))
@@ -278,13 +225,13 @@ def workspace_path(path: str, workspace: str) -> str:
     return absolute if relative.startswith("..") else relative
 
 
-def outputs(run: Optional[RunResult], junit: str, seconds: float = 0.0, summary_path: str = "") -> dict:
-    """The step's outputs; `junit_path` only when this run wrote it (never a stale file). A run that stopped
-    before any case ran has failed."""
+def outputs(run: Optional[RunResult], seconds: float = 0.0, summary_path: str = "") -> dict:
+    """The step's outputs; `junit_path` where this run wrote its JUnit report (never a stale file). A run that
+    stopped before any case ran has failed."""
     results = run.results if run else []
     c = R.counts(results)
     return {"conclusion": run.conclusion if run else R.FAILED, "time": f"{seconds:.1f}", "summary_path": summary_path,
-            "junit_path": junit if run and "junit" in run.reports else "", "total": len(results),
+            "junit_path": run.reports.get("junit", "") if run else "", "total": len(results),
             "passed": c[R.PASS], "mismatched": c[R.MISMATCH], "errored": c[R.ERROR], "skipped": c[R.SKIP],
             "failed": len(run.failed) if run else 0}
 

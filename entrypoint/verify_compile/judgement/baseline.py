@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Optional
 
 import yaml
 
 from verify_compile import results as R
 from verify_compile.config.yamlload import LocDict, load_yaml
 from verify_compile.errors import ConfigError
-from verify_compile.results import CaseResult
+from verify_compile.results import CaseResult, Health
 
 REGRESSED, IMPROVED, UNCHANGED, NEW = "regressed", "improved", "unchanged", "new"
 _TRACKED = ("graph_breaks", "recompiles")  # compile health, where fewer is better
@@ -78,19 +79,31 @@ def _entry(entry: object, file: str, line: object) -> dict:
     return out
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """The expected entries a run is judged against. With `update` (--update-baseline), each case is judged
+    against the entry this run records for it, so only what the baseline cannot hold (a flaky case) fails."""
+
+    entries: dict
+    update: bool = False
+
+    def expected(self, case_id: str, recorded: Optional[dict]) -> Optional[dict]:
+        return recorded if self.update else self.entries.get(case_id)
+
+
+def entry_of(outcome: str, health: Optional[Health]) -> dict:
+    """The baseline entry of a case whose outcome, after gates and xfail, is `outcome`."""
+    entry = {"outcome": str(outcome)}  # a plain str: yaml cannot dump an enum
+    if outcome == R.PASS and health:
+        entry.update(graph_breaks=health.graph_breaks, recompiles=health.recompiles)
+    return entry
+
+
 def snapshot(results: Iterable[CaseResult]) -> dict:
-    """The baseline that the given results would match exactly (what each saw before a baseline judged it).
-    A case stopped before it finished (a merged, interrupted shard) is left out: its `error` is no expectation."""
-    out = {}
-    for r in sorted(results, key=lambda r: r.index):
-        if r.phase == R.INTERRUPTED:
-            continue
-        outcome = r.baseline["actual"] if r.baseline else r.outcome
-        entry = {"outcome": str(outcome)}  # a plain str: yaml cannot dump an enum
-        if outcome == R.PASS and r.health:
-            entry.update(graph_breaks=r.health.graph_breaks, recompiles=r.health.recompiles)
-        out[r.case_id] = entry
-    return out
+    """The baseline that the given judged results would match exactly. A case stopped before it finished (a
+    merged, interrupted shard) records nothing: its `error` is no expectation."""
+    return {r.case_id: entry_of(r.verdict.recorded, r.health)
+            for r in sorted(results, key=lambda r: r.index) if r.verdict.recorded is not None}
 
 
 def save_baseline(path: str, results: Iterable[CaseResult]) -> int:
@@ -119,47 +132,42 @@ def save_baseline(path: str, results: Iterable[CaseResult]) -> int:
     return len(entries)
 
 
-def judge_against(r: CaseResult, expected: dict | None) -> str:
-    """Judge a result (after gates and expected failures) against its baseline entry, in place: it gets
-    `baseline = {status, expected, actual, actual_message}`; a known failure becomes xfail, an improvement xpass,
-    a health regression of a passing case a gate failure. Returns the judgement step to record."""
-    seen = {"actual": r.outcome, "actual_message": r.message}
+def compare_with(outcome: str, message: str, health: Optional[Health], expected: Optional[dict]) -> tuple:
+    """((outcome, message, judgement step), {status, expected}) for a case whose outcome after gates and
+    expected failures is `outcome`: a known failure becomes xfail, an improvement xpass, a health regression of
+    a passing case a gate failure, a silent change to skip or flaky a gate failure."""
     if expected is None:
-        r.baseline = {"status": NEW, "expected": None, **seen}
-        return "baseline: new case, not in the baseline"
-    r.baseline = {"status": UNCHANGED, "expected": expected["outcome"], **seen}
-    actual, wanted = r.outcome, expected["outcome"]
-    if actual == wanted == R.PASS:
-        worse, better = _health_changes(r, expected)
+        return (outcome, message, "baseline: new case, not in the baseline"), {"status": NEW, "expected": None}
+    wanted, seen = expected["outcome"], outcome
+    status = UNCHANGED
+    if outcome == wanted == R.PASS:
+        worse, better = _health_changes(health, expected)
         if worse:
-            r.baseline["status"] = REGRESSED
-            r.outcome, r.message = R.GATE, "regressed against the baseline: " + "; ".join(worse)
+            status, outcome, message = REGRESSED, R.GATE, "regressed against the baseline: " + "; ".join(worse)
         elif better:
-            r.baseline["status"] = IMPROVED
-            r.outcome = R.XPASS
-            r.message = "improved against the baseline: " + "; ".join(better) + ": update the baseline"
-    elif actual == wanted:
-        if actual in (R.MISMATCH, R.ERROR, R.GATE, R.XPASS):
-            r.message = f"known {actual} (baseline): {r.message}"
-            r.outcome = R.XFAIL
-    elif actual == R.PASS or (actual in (R.XFAIL, R.SKIP) and wanted in (R.MISMATCH, R.ERROR, R.GATE)):
-        r.baseline["status"] = IMPROVED
-        r.message = f"improved: the baseline expects {wanted}, now {actual}: update the baseline"
-        r.outcome = R.XPASS
+            status, outcome = IMPROVED, R.XPASS
+            message = "improved against the baseline: " + "; ".join(better) + ": update the baseline"
+    elif outcome == wanted:
+        if outcome in R.NOTABLE:
+            message, outcome = f"known {outcome} (baseline): {message}", R.XFAIL
+    elif outcome == R.PASS or (outcome in (R.XFAIL, R.SKIP) and wanted in (R.MISMATCH, R.ERROR, R.GATE)):
+        status, outcome = IMPROVED, R.XPASS
+        message = f"improved: the baseline expects {wanted}, now {seen}: update the baseline"
     else:
-        r.baseline["status"] = REGRESSED
-        r.message = f"regressed: the baseline expects {wanted}, now {actual}: {r.message}"
-        if actual in (R.SKIP, R.FLAKY, R.XFAIL):  # a silent change of outcome must not pass unseen
-            r.outcome = R.GATE
-    return f"baseline: {r.baseline['status']} (expected {wanted}, saw {actual})"
+        status = REGRESSED
+        message = f"regressed: the baseline expects {wanted}, now {seen}: {message}"
+        if outcome in (R.SKIP, R.FLAKY, R.XFAIL):  # a silent change of outcome must not pass unseen
+            outcome = R.GATE
+    return (outcome, message, f"baseline: {status} (expected {wanted}, saw {seen})"), \
+        {"status": status, "expected": wanted}
 
 
-def _health_changes(r: CaseResult, expected: dict) -> tuple:
+def _health_changes(health: Optional[Health], expected: dict) -> tuple:
     worse, better = [], []
     for key in _TRACKED:
-        if key not in expected or r.health is None:
+        if key not in expected or health is None:
             continue
-        now, before = getattr(r.health, key), expected[key]
+        now, before = getattr(health, key), expected[key]
         label = key.replace("_", " ")
         if now > before:
             worse.append(f"{now} {label} where the baseline has {before}")

@@ -1,102 +1,108 @@
-"""The one judgement: observations become outcomes here, and nowhere else.
+"""The one judgement: `judge(observation, expectation, baseline, fail_on) -> Verdict`, and nowhere else.
 
 A worker (or the pool, for a case that never reported back) observes a raw outcome: pass, mismatch, error,
-skip or flaky. This module applies, in this fixed order, the health and speed gates from the config, the
-config's expected failures, the baseline, and `--fail-on`. Each result keeps what was observed beside the final
-outcome, says whether it fails the run and why (`judgement`), and the run gets one conclusion. Judging starts
-from the observation every time, so a resumed run and a merge judge again with the current config, baseline
-and `--fail-on`.
+skip or flaky. The judgement applies, in this fixed order, the health and speed gates of the expectation, its
+expected failure (`xfail`), the baseline, and `--fail-on`. Each stage may propose another outcome and message;
+only `judge` writes them into the verdict, with the steps that changed them. It starts from the observation
+every time, so a resumed run and a merge judge again with the current config, baseline and `--fail-on`.
 """
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import dataclass
 from typing import Iterable, Optional
 
 from verify_compile import results as R
-from verify_compile.judgement.baseline import judge_against
-from verify_compile.results import CaseResult, RunResult
-
-LIMIT_KEYS = ("max_graph_breaks", "max_recompiles", "min_speedup")
-
-
-def expect(result: CaseResult, xfail: Optional[str], limits: dict) -> CaseResult:
-    """A copy of the result that carries the config's expectations for its case (xfail reason and gates)."""
-    return dataclasses.replace(result, xfail_reason=xfail,
-                               limits={k: v for k, v in limits.items() if k in LIMIT_KEYS and v is not None})
+from verify_compile.judgement.baseline import Baseline, compare_with, entry_of
+from verify_compile.results import CaseResult, Observation, RunResult, Verdict
+from verify_compile.spec import Expectation
 
 
-def judge_run(results: Iterable[CaseResult], meta: dict, fail_on: tuple, baseline: Optional[dict] = None,
-              interrupted: Optional[int] = None, journal: Optional[str] = None) -> RunResult:
-    judged = [judge_case(r, fail_on, baseline) for r in results]
-    failed = interrupted is not None or any(r.failed for r in judged)
-    return RunResult(results=judged, meta=meta, conclusion=R.FAILED if failed else R.PASSED,
-                     fail_on=tuple(fail_on), interrupted=interrupted, journal=journal)
+@dataclass(frozen=True)
+class _Step:
+    """What one stage of the judgement proposes."""
+
+    outcome: str
+    message: str
+    why: str  # the judgement step, as reports list it
+    details: Optional[str] = None  # a new explanation, replacing the observation's
 
 
-def judge_case(observed: CaseResult, fail_on: tuple, baseline: Optional[dict] = None) -> CaseResult:
-    """A judged copy of one result."""
-    r = _as_observed(observed)
+def judge(observation: Observation, expectation: Expectation, baseline: Optional[Baseline] = None,
+          fail_on: Iterable[str] = R.DEFAULT_FAIL_ON) -> Verdict:
+    """The verdict on one observed case."""
+    fail_on = tuple(fail_on)
     shown = ",".join(fail_on) or "none"
-    if r.phase == R.INTERRUPTED:  # never verified: no expectation applies, and it fails whatever --fail-on says
-        r.failed = True
-        r.judgement.append(f"fails the run: the case was stopped before it finished (whatever --fail-on ({shown}) "
-                           "says)")
-        return r
-    _gates(r)
-    _expected_failure(r)
+    if observation.interrupted:  # never verified: no expectation applies, and it fails whatever --fail-on says
+        return Verdict(R.ERROR, observation.message, True, (
+            f"fails the run: the case was stopped before it finished (whatever --fail-on ({shown}) says)",))
+    steps: list = []
+    draft = _Step(observation.outcome, observation.message, "")
+    draft = _apply(draft, _gates(observation, expectation), steps)
+    draft = _apply(draft, _xfail(draft.outcome, draft.message, expectation), steps)
+    recorded, status = draft.outcome, None  # a baseline records the outcome as it stands here
     if baseline is not None:
-        step = judge_against(r, baseline.get(r.case_id))
-        if step:
-            r.judgement.append(step)
-    r.failed = r.outcome in fail_on
-    r.judgement.append(f"{'fails' if r.failed else 'does not fail'} the run: '{r.outcome}' is "
-                       f"{'' if r.failed else 'not '}in --fail-on ({shown})")
-    return r
+        expected = baseline.expected(observation.case_id, entry_of(recorded, observation.health))
+        (outcome, message, why), status = compare_with(draft.outcome, draft.message, observation.health, expected)
+        draft = _apply(draft, _Step(outcome, message, why), steps)
+    failed = draft.outcome in fail_on
+    steps.append(f"{'fails' if failed else 'does not fail'} the run: '{draft.outcome}' is "
+                 f"{'' if failed else 'not '}in --fail-on ({shown})")
+    return Verdict(outcome=draft.outcome, message=draft.message, failed=failed, judgement=tuple(steps),
+                   details=draft.details, baseline=status, recorded=recorded)
 
 
-def _as_observed(r: CaseResult) -> CaseResult:
-    """A copy reset to what the run observed (results from before this field existed are taken as they are)."""
-    r = dataclasses.replace(r, judgement=[], failed=False, notes=list(r.notes))
-    if r.observed is None:
-        legacy = r.baseline or {}
-        r.observed = legacy.get("actual", r.outcome)
-        r.observed_message = legacy.get("actual_message", r.message)
-    elif r.outcome != r.observed and r.observed == R.PASS:
-        r.details = ""  # a gate's explanation; a pass has no details of its own
-    r.outcome, r.message, r.baseline = r.observed, r.observed_message or "", None
-    return r
+def _apply(draft: _Step, step: Optional[_Step], steps: list) -> _Step:
+    if step is None:
+        return draft
+    steps.append(step.why)
+    return _Step(step.outcome, step.message, step.why, step.details if step.details is not None else draft.details)
 
 
-def _gates(r: CaseResult) -> None:
-    if r.outcome != R.PASS:
-        return
-    h, p, limits = r.health, r.perf, r.limits
+def judge_case(observation: Observation, expectation: Expectation, baseline: Optional[Baseline] = None,
+               fail_on: Iterable[str] = R.DEFAULT_FAIL_ON) -> CaseResult:
+    return CaseResult(observation, expectation, judge(observation, expectation, baseline, fail_on))
+
+
+def conclude(results: list, meta: dict, fail_on: Iterable[str], interrupted: Optional[int] = None,
+             journal: Optional[str] = None) -> RunResult:
+    """The run's one conclusion over cases that are already judged."""
+    failed = interrupted is not None or any(r.failed for r in results)
+    return RunResult(results=sorted(results, key=lambda r: r.index), meta=meta,
+                     conclusion=R.FAILED if failed else R.PASSED, fail_on=tuple(fail_on), interrupted=interrupted,
+                     journal=journal)
+
+
+def _gates(observation: Observation, expectation: Expectation) -> Optional[_Step]:
+    if observation.outcome != R.PASS:
+        return None
+    h, p, e = observation.health, observation.perf, expectation
     gates = []
-    if h and limits.get("max_graph_breaks") is not None and h.graph_breaks > limits["max_graph_breaks"]:
-        gates.append(f"{h.graph_breaks} graph break(s) > max_graph_breaks {limits['max_graph_breaks']}")
-    if h and limits.get("max_recompiles") is not None and h.recompiles > limits["max_recompiles"]:
-        gates.append(f"{h.recompiles} recompile(s) > max_recompiles {limits['max_recompiles']}")
+    if h and e.max_graph_breaks is not None and h.graph_breaks > e.max_graph_breaks:
+        gates.append(f"{h.graph_breaks} graph break(s) > max_graph_breaks {e.max_graph_breaks}")
+    if h and e.max_recompiles is not None and h.recompiles > e.max_recompiles:
+        gates.append(f"{h.recompiles} recompile(s) > max_recompiles {e.max_recompiles}")
     speedup = p.speedup if p else None
-    if limits.get("min_speedup") is not None and speedup is not None and speedup < limits["min_speedup"]:
-        gates.append(f"speedup {speedup:.2f}x < min_speedup {limits['min_speedup']:g}x")
+    if e.min_speedup is not None and speedup is not None and speedup < e.min_speedup:
+        gates.append(f"speedup {speedup:.2f}x < min_speedup {e.min_speedup:g}x")
     if not gates:
-        return
-    r.outcome = R.GATE
-    r.message = "correct, but " + "; ".join(gates)
+        return None
+    message = "correct, but " + "; ".join(gates)
     reasons = (h.break_reasons + h.recompile_reasons) if h else []
-    r.details = r.message + ("\n\n" + "\n".join(f"- {x}" for x in reasons) if reasons else "")
-    r.judgement.append(f"gate: {r.message}")
+    details = message + ("\n\n" + "\n".join(f"- {x}" for x in reasons) if reasons else "")
+    return _Step(R.GATE, message, f"gate: {message}", details)
 
 
-def _expected_failure(r: CaseResult) -> None:
-    if r.xfail_reason is None:
-        return
-    if r.outcome in (R.MISMATCH, R.ERROR, R.GATE):
-        r.message = f"expected failure ({r.xfail_reason}): {r.outcome}: {r.message}"
-        r.judgement.append(f"xfail: {r.outcome} is expected by the config ({r.xfail_reason})")
-        r.outcome = R.XFAIL
-    elif r.outcome == R.PASS:
-        r.outcome = R.XPASS
-        r.message = f"passed, but xfail says it should fail ({r.xfail_reason}): remove the xfail entry"
-        r.judgement.append("xpass: the config expects a failure, and it passed")
+def _xfail(outcome: str, message: str, expectation: Expectation) -> Optional[_Step]:
+    xfail = expectation.xfail
+    if xfail is None or outcome == R.SKIP:  # a case that never ran says nothing about its expected failure
+        return None
+    expected = " or ".join(xfail.outcomes)
+    if outcome in xfail.outcomes:
+        return _Step(R.XFAIL, f"expected failure ({xfail.reason}): {outcome}: {message}",
+                     f"xfail: {outcome} is expected by the config ({xfail.reason})")
+    if outcome == R.PASS:
+        return _Step(R.XPASS, f"passed, but xfail says it should fail ({xfail.reason}): remove the xfail entry",
+                     "xpass: the config expects a failure, and it passed")
+    return _Step(outcome, message, f"xfail: the config expects {expected} ({xfail.reason}), not {outcome}: "
+                                   "reported as it is")

@@ -19,17 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterable, Optional
 
-from verify_compile import results as R
 from verify_compile.errors import ConfigError
-from verify_compile.results import CaseResult
+from verify_compile.results import Observation, read_observation, read_v1
 from verify_compile.spec import FileSpec, InputSet
 
-FORMAT = "verify-compile-journal/2"
+FORMAT = "verify-compile-journal/3"  # a line holds an observation
+_FORMAT_V2 = "verify-compile-journal/2"  # a line held a format-1 result
 
 
 @dataclass
 class Entry:
-    result: CaseResult
+    observation: Observation
     fingerprint: str  # of the config entry and sources
     runtime: str  # torch version and device
 
@@ -84,8 +84,9 @@ class Journal:
             self._file.truncate(0)
             self._write({"format": FORMAT, "configs": configs, "cases": list(case_ids)})
 
-    def record(self, result: CaseResult, fingerprint: str, runtime: str) -> None:
-        self._write({"result": result.to_dict(), "fingerprint": fingerprint, "runtime": runtime})
+    def record(self, observation: Observation, fingerprint: str, runtime: str) -> None:
+        self._write({"observation": dataclasses.asdict(observation), "fingerprint": fingerprint,
+                     "runtime": runtime})
 
     def close(self, remove: bool = False) -> None:
         if remove:
@@ -122,7 +123,7 @@ def parse_journal(text: str, path: str, configs: list) -> dict:
     lines = text.splitlines()
     header = _json_line(lines[0]) if lines else None
     configs_of = header.get("configs") if isinstance(header, dict) else None
-    if not isinstance(configs_of, list) or header.get("format") != FORMAT \
+    if not isinstance(configs_of, list) or header.get("format") not in (FORMAT, _FORMAT_V2) \
             or not all(isinstance(c, str) for c in configs_of):
         raise ValueError(f"{path}:1: not a verify-compile journal (of this version)")
     theirs = set(configs_of)
@@ -135,12 +136,13 @@ def parse_journal(text: str, path: str, configs: list) -> dict:
         if entry is None and number == len(lines):
             break
         try:
-            result = R._checked(entry["result"], path)  # the checks `merge` applies to results files
-            item = Entry(result, str(entry["fingerprint"]), str(entry["runtime"]))
+            observation = (read_observation(entry["observation"]) if header["format"] == FORMAT
+                           else read_v1(entry["result"], path)[0])  # the checks `merge` applies to results files
+            item = Entry(observation, str(entry["fingerprint"]), str(entry["runtime"]))
         except (TypeError, KeyError, ValueError):
             raise ValueError(f"{path}:{number}: corrupt journal line") from None
-        if not (result.outcome == R.ERROR and result.phase == R.INTERRUPTED):
-            done[result.case_id] = item
+        if not observation.interrupted:
+            done[observation.case_id] = item
     return done
 
 

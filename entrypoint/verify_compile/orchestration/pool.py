@@ -24,7 +24,7 @@ from verify_compile import proctree
 from verify_compile import results as R
 from verify_compile.channel import SCRATCH_ENV, ChannelError, FrameReader, decode_json, pickle_frame
 from verify_compile.orchestration.unreported import error_result
-from verify_compile.results import CaseResult
+from verify_compile.results import Observation, read_observation
 from verify_compile.spec import Case, RunSettings
 
 _POLL_S = 0.25
@@ -128,7 +128,7 @@ class WorkerPool:
             self._pump(lambda result: None, lambda case, phase: None, timeout=_POLL_S)
         return self.info
 
-    def run(self, cases: list, on_result: Callable[[CaseResult], None],
+    def run(self, cases: list, on_result: Callable[[Observation], None],
             on_phase: Callable[[Case, str], None] = lambda case, phase: None) -> None:
         """Run every case, calling on_result as each finishes (in completion order)."""
         self.start()
@@ -224,7 +224,7 @@ class WorkerPool:
             worker.phase = message["phase"]
             on_phase(case, worker.phase)
         elif kind == "result" and case is not None:
-            result = _checked_result(message.get("result"), case)
+            result = _checked_result(message.get("observation"), case)
             worker.case = None
             on_result(result)
         else:
@@ -268,12 +268,12 @@ class WorkerPool:
         self.workers[index] = self._spawn(worker.slot)
 
 
-def _checked_result(record: object, case: Case) -> CaseResult:
-    """A result as the worker sent it: plain JSON with the types reports rely on, for the case it ran."""
+def _checked_result(record: object, case: Case) -> Observation:
+    """An observation as the worker sent it: plain JSON with the types reports rely on, for the case it ran."""
     try:
-        result = R._checked(record, "the worker")  # the check `merge` applies to results files
-    except ValueError as e:
-        raise ChannelError(str(e)) from None
+        result = read_observation(record)  # the check `merge` applies to results files
+    except (TypeError, ValueError) as e:
+        raise ChannelError(f"the worker's observation is malformed: {e}") from None
     if result.case_id != case.id or result.index != case.index:
         raise ChannelError(f"a result for '{result.case_id[:80]}' arrived during case {case.id}")
     return result

@@ -9,18 +9,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from verify_compile import __version__
 from verify_compile import results as R
-from verify_compile.config.torchcheck import check_against_torch
 from verify_compile.orchestration.journal import Journal, case_fingerprint, config_set, read_journal, runtime_of
 from verify_compile.orchestration.pool import WorkerPool
 from verify_compile.orchestration.signals import Interrupted, StopSignals
 from verify_compile.orchestration.unreported import error_result
-from verify_compile.results import CaseResult
+from verify_compile.results import Observation
 from verify_compile.spec import Case, RunSettings
 
 
@@ -33,12 +31,11 @@ class RunOptions:
     resume: Optional[str] = None
     settings: RunSettings = field(default_factory=RunSettings)
     extra_meta: dict = field(default_factory=dict)
-    signals: Optional[StopSignals] = None  # the caller's, when it keeps catching signals past the run
 
 
 @dataclass
 class RunReport:
-    results: list  # CaseResult, in case order
+    results: list  # Observation, in case order
     meta: dict
     interrupted: Optional[int] = None  # the signal that stopped the run
     journal: Optional[str] = None
@@ -48,7 +45,7 @@ class RunReport:
 class Listener:
     """Progress hooks; the CLI connects them to the terminal display."""
 
-    on_result: Callable[[CaseResult], None] = lambda result: None
+    on_result: Callable[[Observation], None] = lambda result: None
     on_phase: Callable[[Case, str], None] = lambda case, phase: None
 
 
@@ -78,48 +75,69 @@ def worker_env(cache_dir: Optional[str], gpu: Optional[str]) -> dict:
     return env
 
 
-def execute(cases: list, options: RunOptions, listener: Optional[Listener] = None) -> RunReport:
-    """Run the cases that `options.resume` does not hold a still-true result for; returns what was observed,
-    in case order. The first SIGINT/SIGTERM stops the run (`options.signals`, else handlers of its own)."""
-    listener = listener or Listener()
-    journal, previous = _open_journal(cases, options)
-    fingerprints = {c.index: case_fingerprint(c) for c in cases}
-    # Results whose config and sources are unchanged; torch and device are compared once a worker says hello.
-    reusable = {c.index: previous[c.id] for c in cases
-                if c.id in previous and previous[c.id].fingerprint == fingerprints[c.index]}
-    results: dict = {}
-    todo = [c for c in cases if c.index not in reusable]
-    gpus, workers = _worker_plan(cases, options.workers)
-    pin = len(gpus) > 1 and workers > 1
-    meta = {"verify_compile": __version__, "started": _now(), "workers": workers, "cases": len(cases),
-            "resumed": 0, "cache_dir": options.cache_dir, **options.extra_meta}
+class Session:
+    """One run of cases: its workers, its journal and its signals. `start()` starts the workers and returns what
+    the first one reports of its torch (the caller checks the configs against it before anything runs), `run()`
+    runs the cases that `options.resume` does not hold a still-true result for. Use it as a context manager: the
+    workers and the journal are closed however the run ends."""
 
-    def on_result(result: CaseResult) -> None:
-        results[result.index] = result
-        journal.record(result, fingerprints.get(result.index, ""), meta.get("runtime", ""))
-        listener.on_result(result)
+    def __init__(self, cases: list, options: RunOptions, signals: StopSignals) -> None:
+        self.cases, self.options, self.signals = cases, options, signals
+        self.journal, self.previous = _open_journal(cases, options)
+        self.fingerprints = {c.index: case_fingerprint(c) for c in cases}
+        # Results whose config and sources are unchanged; torch and device are compared once a worker says hello.
+        self.reusable = {c.index: self.previous[c.id] for c in cases
+                         if c.id in self.previous and self.previous[c.id].fingerprint == self.fingerprints[c.index]}
+        gpus, workers = _worker_plan(cases, options.workers)
+        pin = len(gpus) > 1 and workers > 1
+        self.meta = {"verify_compile": __version__, "started": _now(), "workers": workers, "cases": len(cases),
+                     "resumed": 0, "cache_dir": options.cache_dir, **options.extra_meta}
+        todo = len(cases) - len(self.reusable)
+        self.pool = WorkerPool(min(workers, max(1, todo)), memory_limit=options.memory_limit,
+                               env_for=lambda slot: worker_env(options.cache_dir,
+                                                               gpus[slot % len(gpus)] if pin else None),
+                               settings=options.settings)
+        self.interrupted: Optional[int] = None
 
-    interrupted = None
-    pool = WorkerPool(min(workers, max(1, len(todo))),
-                      env_for=lambda slot: worker_env(options.cache_dir, gpus[slot % len(gpus)] if pin else None),
-                      memory_limit=options.memory_limit, settings=options.settings)
-    signals = options.signals or StopSignals()
-    try:
-        with signals if options.signals is None else nullcontext(), signals.armed():
-            info = _start(pool, meta)
-            todo = _reuse(cases, reusable, previous, results, meta, journal, fingerprints, options)
-            check_against_torch(todo, info)
-            pool.run(todo, on_result, listener.on_phase)
-    except Interrupted as e:
-        interrupted = e.signum
-        pool.close()
-        _unfinished(cases, results, f"the run was stopped by {e} before this case finished", listener)
-    finally:
-        pool.close()
-        journal.close(remove=not (options.journal or options.resume) and interrupted is None)
-    meta["finished"] = _now()
-    return RunReport(results=[results[c.index] for c in cases], meta=meta, interrupted=interrupted,
-                     journal=str(journal.path))
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.close()
+        self.journal.close(remove=not (self.options.journal or self.options.resume) and self.interrupted is None)
+
+    def start(self) -> Optional[dict]:
+        """Start the workers; what the first says of its torch and device, or None when a signal stopped it."""
+        try:
+            with self.signals.armed():
+                return _start(self.pool, self.meta)
+        except Interrupted as e:
+            self.interrupted = e.signum
+            return None
+
+    def run(self, listener: Optional[Listener] = None) -> RunReport:
+        """Run the cases; returns what was observed, in case order. The first SIGINT/SIGTERM stops the run."""
+        listener = listener or Listener()
+        results: dict = {}
+
+        def on_result(result: Observation) -> None:
+            results[result.index] = result
+            self.journal.record(result, self.fingerprints.get(result.index, ""), self.meta.get("runtime", ""))
+            listener.on_result(result)
+
+        try:
+            with self.signals.armed():
+                if self.interrupted is not None:
+                    raise Interrupted(self.interrupted)
+                todo = _reuse(self, results)
+                self.pool.run(todo, on_result, listener.on_phase)
+        except Interrupted as e:
+            self.interrupted = e.signum
+            self.pool.close()
+            _unfinished(self.cases, results, f"the run was stopped by {e} before this case finished", listener)
+        self.meta["finished"] = _now()
+        return RunReport(results=[results[c.index] for c in self.cases], meta=self.meta,
+                         interrupted=self.interrupted, journal=str(self.journal.path))
 
 
 def _unfinished(cases: list, results: dict, message: str, listener: Listener) -> None:
@@ -154,20 +172,20 @@ def _start(pool: WorkerPool, meta: dict) -> dict:
     return info
 
 
-def _reuse(cases: list, reusable: dict, previous: dict, results: dict, meta: dict, journal: Journal,
-           fingerprints: dict, options: RunOptions) -> list:
+def _reuse(session: Session, results: dict) -> list:
     """Take over the resumed results that ran on this torch and device; the cases left to run."""
-    for index, entry in reusable.items():
+    options, meta = session.options, session.meta
+    for index, entry in session.reusable.items():
         if entry.runtime == meta["runtime"]:
-            results[index] = dataclasses.replace(entry.result, index=index)
-            if str(journal.path) != options.resume:  # carried over into a new journal
-                journal.record(results[index], fingerprints[index], entry.runtime)
+            results[index] = dataclasses.replace(entry.observation, index=index)
+            if str(session.journal.path) != options.resume:  # carried over into a new journal
+                session.journal.record(results[index], session.fingerprints[index], entry.runtime)
     meta["resumed"] = len(results)
-    todo = [c for c in cases if c.index not in results]
+    todo = [c for c in session.cases if c.index not in results]
     if options.resume:
         print(f"verify-compile: resuming {options.resume}: {len(results)} finished case(s) kept, "
-              f"{sum(c.id in previous for c in todo)} re-run because their config, sources, torch or device "
-              "changed", file=sys.stderr)
+              f"{sum(c.id in session.previous for c in todo)} re-run because their config, sources, torch or "
+              "device changed", file=sys.stderr)
     return todo
 
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from verify_compile import results as R
-from verify_compile.results import CaseResult, set_error
+from verify_compile.results import Observation, set_error
 from verify_compile.spec import Case
 
 
 def error_result(case: Case, phase: str, message: str, details: str = "",
-                 duration: float = 0.0, captured: str = "") -> CaseResult:
-    result = CaseResult(case_id=case.id, index=case.index, model=case.model.name, backend=case.backend.id,
-                        config=case.model.config_file, line=case.model.line, outcome=R.ERROR,
-                        dtype=case.model.dtype, duration=duration, captured=captured)
-    set_error(result, phase, message, details or message)
-    return result
+                 duration: float = 0.0, captured: str = "") -> Observation:
+    observation = Observation(case_id=case.id, index=case.index, model=case.model.name, backend=case.backend.id,
+                              config=case.model.config_file, line=case.model.line, dtype=case.model.dtype,
+                              duration=duration, captured=captured)
+    set_error(observation, phase, message, details or message)
+    return observation

@@ -22,7 +22,7 @@ from verify_compile.reports.terminal import totals_line
 from verify_compile.results import CaseResult, Mismatch, RunResult, counts
 
 # Most severe first: sorting the outcome column puts what needs attention on top.
-_SEVERITY = (R.ERROR, R.MISMATCH, R.XPASS, R.GATE, R.FLAKY, R.XFAIL, R.SKIP, R.PASS)
+_SEVERITY = tuple(sorted(R.OUTCOME_STYLES, key=lambda o: R.OUTCOME_STYLES[o].severity))
 _META_KEYS = ("torch", "device", "gpu", "cuda_version", "python", "shard", "workers", "started", "finished",
               "verify_compile")
 _COLUMNS = ("#", "case", "model", "backend", "outcome", "time s", "compile s", "graphs", "breaks", "recompiles",
@@ -281,8 +281,10 @@ def _details(r: CaseResult) -> str:
     elif r.details:
         title = f"Error in phase {r.phase}" if r.outcome == R.ERROR and r.phase else "Details"
         cards.append(_card(title, _pre(r.details), wide=True))
-    if r.xfail_reason:
-        cards.append(_card("Expected failure", f"<p>{_e(r.xfail_reason)}</p>"))
+    if r.expectation.xfail:
+        xfail = r.expectation.xfail
+        cards.append(_card("Expected failure", f"<p>{_e(xfail.reason)} (expects {_e(' or '.join(xfail.outcomes))})"
+                                                "</p>"))
     if r.health:
         h = r.health
         cards.append(_card("Compile health", _kv([("graphs", h.graphs), ("graph breaks", h.graph_breaks),

@@ -10,8 +10,7 @@ from verify_compile import results as R
 from verify_compile.reports.terminal import totals_line
 from verify_compile.results import CaseResult, RunResult
 
-MARKS = {R.PASS: "✅", R.MISMATCH: "❌", R.ERROR: "💥", R.SKIP: "⏭️", R.FLAKY: "🎲", R.XFAIL: "☑️",
-         R.XPASS: "❗", R.GATE: "🚧"}
+MARKS = {outcome: style.mark for outcome, style in R.OUTCOME_STYLES.items()}
 LIMIT_BYTES = 1000 * 1024  # GitHub refuses a step summary over 1 MiB; keep a margin
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any, Iterable
+from typing import Any
 
 from verify_compile.errors import ConfigError
-from verify_compile.results import CaseResult
+from verify_compile.results import Observation, decode
+from verify_compile.spec import Expectation
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 # CSI (colours, cursor moves), OSC (window titles, hyperlinks: up to BEL or ST) and other two-byte escapes
@@ -52,13 +53,13 @@ def deep(value: Any) -> Any:
     return value
 
 
-def result(r: CaseResult) -> CaseResult:
-    """A copy of `r` with every string in it safe."""
-    return CaseResult.from_dict(deep(dataclasses.asdict(r)))
+def observation(o: Observation) -> Observation:
+    """A copy of `o` with every string in it safe."""
+    return decode(Observation, deep(dataclasses.asdict(o)))
 
 
-def results(rs: Iterable[CaseResult]) -> list:
-    return [result(r) for r in rs]
+def expectation(e: Expectation) -> Expectation:
+    return decode(Expectation, deep(dataclasses.asdict(e)))
 
 
 def meta(m: dict) -> dict:

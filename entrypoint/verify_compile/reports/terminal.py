@@ -12,11 +12,6 @@ from verify_compile.judgement.baseline import baseline_counts
 from verify_compile.reports.junit import clean
 from verify_compile.results import CaseResult, counts
 
-_LABELS = {R.PASS: "PASS", R.MISMATCH: "MISMATCH", R.ERROR: "ERROR", R.SKIP: "SKIP", R.FLAKY: "FLAKY",
-           R.XFAIL: "XFAIL", R.XPASS: "XPASS", R.GATE: "GATE"}
-_COLOURS = {R.PASS: "32", R.MISMATCH: "31", R.ERROR: "31", R.XPASS: "31", R.GATE: "33", R.FLAKY: "33",
-            R.SKIP: "36", R.XFAIL: "36"}
-
 
 def _clock(seconds: float) -> str:
     seconds = int(max(0, seconds))
@@ -46,9 +41,10 @@ class Progress:
         self.running.pop(r.case_id, None)
         self.done += 1
         self._clear()
-        label = _LABELS.get(r.outcome, r.outcome.upper())
+        style = R.OUTCOME_STYLES[r.outcome]
+        label = style.label
         if self.colour:
-            label = f"\x1b[{_COLOURS.get(r.outcome, '0')}m{label:<8}\x1b[0m"
+            label = f"\x1b[{style.colour}m{label:<8}\x1b[0m"
         else:
             label = f"{label:<8}"
         width = len(str(self.total))
