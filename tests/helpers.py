@@ -47,9 +47,13 @@ def flat(record: dict) -> dict:
     return out
 
 
+def results_of(json_path: Path | str) -> list:
+    """The results of a results file, each `flat`, in the file's order."""
+    return [flat(r) for r in json.loads(Path(json_path).read_text())["results"]]
+
+
 def results_by_id(json_path: Path | str) -> dict:
-    data = json.loads(Path(json_path).read_text())
-    return {r["observation"]["case_id"]: flat(r) for r in data["results"]}
+    return {r["case_id"]: r for r in results_of(json_path)}
 
 
 def write(path: Path, text: str) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from helpers import REPO, results_of
 
 MODEL = """\
 import torch
@@ -55,7 +54,7 @@ def test_bisect_names_the_relu_lowering(tmp_path: Path) -> None:
                           env=env)
     print(f"verify-compile run --bisect: {time.perf_counter() - start:.1f} s")
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    [result] = json.loads((tmp_path / "out.json").read_text())["results"]
+    [result] = results_of(tmp_path / "out.json")
     assert result["outcome"] == "mismatch", result["message"]
     found = result["bisect"]
     assert found is not None, result["notes"]

@@ -43,7 +43,7 @@ def test_garbage_or_a_forged_frame_on_the_channel_costs_one_case(tmp_path, junit
                              ("after_garbage", "models.py:relu_model", 120),
                              ("forged", "hostile.py:forged_frame", 120),
                              ("after_forged", "models.py:relu_model", 120)])
-    proc = run_cli("run", cfg, "--json", "out.json", "--junit", "out.xml", cwd=tmp_path)
+    proc = run_cli("run", cfg, "--json", "out.json", "--junit", "out.xml", "--junit-strict", cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     results = results_by_id(tmp_path / "out.json")

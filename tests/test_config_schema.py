@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from helpers import REPO, write
-from verify_compile.config import argspecs, dims, loader, spec
+from verify_compile import spec
+from verify_compile.config import argspecs, dims, loader
 from verify_compile.config.yamlload import load_yaml
 from verify_compile.errors import ConfigErrors
 
@@ -38,7 +39,7 @@ defaults:
   train: false
   tolerance: {atol: 1e-5, rtol: 1.3e-6}
   seed: 0
-  xfail: {"*": "known"}
+  xfail: {"*": "known", inductor: {reason: "#1", outcome: [mismatch, error]}}
   redraw: true
   benchmark: true
   bisect: false
@@ -117,6 +118,10 @@ BAD = [
     (BASE + "    tolerance: {atol: -1}\n", "negative atol"),
     (BASE + "    xfail: [inductor]\n", "xfail a list"),
     (BASE + "    xfail: {'*': 12}\n", "xfail reason a number"),
+    (BASE + "    xfail: {'*': {outcome: mismatch}}\n", "xfail without a reason"),
+    (BASE + "    xfail: {'*': {reason: r, outcome: crash}}\n", "xfail outcome unknown"),
+    (BASE + "    xfail: {'*': {reason: r, outcome: []}}\n", "xfail outcome empty"),
+    (BASE + "    xfail: {'*': {reason: r, outcomes: error}}\n", "xfail key typo"),
     (BASE + "    backends: 3\n", "backends a number"),
     (BASE + "    backends: []\n", "no backends"),
     (BASE + "    backends: [{mode: default}]\n", "backend mapping without backend"),

@@ -169,5 +169,5 @@ def test_an_error_names_its_phase_once():
                         details="crash: killed by SIGSEGV\n\nlast output").find("error")
     assert (error.get("type"), error.get("message")) == ("crash", "killed by SIGSEGV")
     assert error.text == "killed by SIGSEGV\nerror (phase crash)\n\nlast output"
-    bare = _render_one(outcome=R.ERROR, phase=R.LOAD, failed=True, message="load: ").find("error")
+    bare = _render_one(outcome=R.ERROR, phase=R.LOAD, message="load: ").find("error")
     assert bare.get("message") == "load: ", "a message that is only the phase is kept, not emptied"

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from helpers import FIXTURES, run_cli, write
+from helpers import FIXTURES, results_of, run_cli, write
 
 CONFIG = f"""
 version: 1
@@ -47,8 +47,9 @@ def test_every_report_agrees_with_the_exit_code(tmp_path, fail_on, only, code, f
     word = "failed" if code else "passed"
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["conclusion"] == word
-    assert {r["case_id"] for r in data["results"] if r["failed"]} == failing
-    assert all(r["judgement"] and r["observed"] for r in data["results"])
+    results = results_of(tmp_path / "r.json")
+    assert {r["case_id"] for r in results if r["failed"]} == failing
+    assert all(r["judgement"] and r["observed"] for r in results)
     first = (tmp_path / "s.md").read_text().splitlines()[0]
     assert first.startswith(f"## verify-compile: {'❌' if code else '✅'} {word}:"), first
     title = re.search(r"<title>(.*?)</title>", (tmp_path / "r.html").read_text()).group(1)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import FIXTURES, REPO, write
+from helpers import FIXTURES, REPO, results_by_id, results_of, write
 
-REPORTS = ("--junit", "r.xml", "--json", "r.json", "--markdown", "r.md", "--html", "r.html")
+REPORTS = ("--junit", "r.xml", "--junit-strict", "--json", "r.json", "--markdown", "r.md", "--html", "r.html")
 CONFIG = """version: 1
 defaults: {device: cpu, benchmark: false}
 models:
@@ -50,7 +50,7 @@ def _assert_reports(d: Path, junit_schema) -> dict:
     markdown = re.sub(r"(`{3,})text\n.*?\n\1\n", "", (d / "r.md").read_text(), flags=re.S)  # code is literal
     assert "<img" not in markdown, "raw HTML from an output key reached the Markdown"
     assert "<img" not in (d / "r.html").read_text()
-    return {r["case_id"]: r for r in json.loads((d / "r.json").read_text())["results"]}
+    return results_by_id(d / "r.json")
 
 
 @pytest.mark.parametrize("config_name", [b"ctl\x01.yaml", b"caf\xe9.yaml"], ids=["control-byte", "non-utf8"])
@@ -74,8 +74,8 @@ def test_merge_of_results_with_control_characters_writes_every_report(tmp_path, 
     _run(tmp_path, "run", cfg, "--json", "one.json")
     data = json.loads((tmp_path / "one.json").read_text())
     for r in data["results"]:
-        r["case_id"] = "\u0001" + r["case_id"] + "\udcff"
-        r["config"] = "c\x1b[2Jfg.yaml"
+        r["observation"]["case_id"] = "\u0001" + r["observation"]["case_id"] + "\udcff"
+        r["observation"]["config"] = "c\x1b[2Jfg.yaml"
     (tmp_path / "evil.json").write_text(json.dumps(data))
     other = {**data, "meta": {**data["meta"], "torch": "9.9\x1b[2J\x07"}, "results": []}
     (tmp_path / "other.json").write_text(json.dumps(other))  # its torch differs: merge warns, quoting it
@@ -93,10 +93,11 @@ def test_a_report_that_cannot_render_costs_only_itself(tmp_path):
     cfg = _workspace(tmp_path, b"cfg.yaml")
     _run(tmp_path, "run", cfg, "--json", "one.json")
     data = json.loads((tmp_path / "one.json").read_text())
-    data["results"][0]["perf"] = {"eager_ms": None, "compiled_ms": None, "speedup": 2.0, "peak_memory_mb": None}
+    perf = {"eager_ms": None, "compiled_ms": None, "speedup": 2.0, "peak_memory_mb": None}
+    data["results"][0]["observation"]["perf"] = perf
     (tmp_path / "odd.json").write_text(json.dumps(data))
     proc = _run(tmp_path, "merge", "odd.json", "--html", "r.html", "--junit", "r.xml", "--json", "r.json",
-                "--markdown", "r.md")
+                "--markdown", "r.md", "--junit-strict")
     err = proc.stderr.decode()
     assert "could not render the JUnit report for r.xml: TypeError" in err and "Traceback" not in err, err
     assert proc.returncode == 1
@@ -149,11 +150,11 @@ def test_a_baseline_that_cannot_be_written_costs_no_report(tmp_path, junit_schem
     write(tmp_path / "cfg.yaml", "version: 1\ndefaults: {device: cpu, benchmark: false, backends: [eager]}\n"
           "models:\n  - {name: m, function: hostile.py:makes_a_folder, inputs: [{args: [{shape: [4]}]}]}\n")
     proc = _run(tmp_path, "run", "cfg.yaml", "--baseline", "b.yaml", "--update-baseline", "--junit", "r.xml",
-                "--json", "r.json", env={"VC_TEST_FOLDER": str(tmp_path / "b.yaml")})
+                "--junit-strict", "--json", "r.json", env={"VC_TEST_FOLDER": str(tmp_path / "b.yaml")})
     err = proc.stderr.decode()
     assert proc.returncode == 1 and "could not write the baseline b.yaml" in err and "Traceback" not in err, err
     junit_schema.validate(str(tmp_path / "r.xml"))
-    assert json.loads((tmp_path / "r.json").read_text())["results"][0]["outcome"] == "pass"
+    assert results_of(tmp_path / "r.json")[0]["outcome"] == "pass"
 
 
 @pytest.mark.parametrize("args, message", [
@@ -200,7 +201,7 @@ def test_non_finite_or_non_positive_limits_are_refused(tmp_path, args):
     assert proc.returncode == 2 and args[0] in proc.stderr.decode(), proc.stderr.decode()
 
 
-@pytest.mark.parametrize("extra", ["--help", "-h", "--vers", "--only x --version"])
+@pytest.mark.parametrize("extra", ["--help", "-h", "--version", "--only x --version"])
 def test_action_args_cannot_turn_the_run_into_help(tmp_path, extra):
     from test_action import run_action
 

@@ -85,7 +85,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
                            "--json", "out.json"], cwd=d, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stdout + proc.stderr  # a mismatch and errors fail the run
     assert (d / "out.html").is_file(), proc.stderr
-    _, results = load_json_results((d / "out.json").read_text(), "out.json")
+    _, records = load_json_results((d / "out.json").read_text(), "out.json")
+    results = [observation for observation, _ in records]
     assert [r.outcome for r in results] == ["pass", "mismatch", "error", "error"], proc.stderr
     return Run(d, (d / "out.html").read_text(encoding="utf-8"), results)
 

@@ -28,7 +28,8 @@ def crashes(tmp_path_factory):
                       for kind in ("segfault", "abort", "exit_hard", "alloc_forever", "alloc_impossible"))
     entries += _case("hang", "backends.py:hang", timeout=8) + _case("after_hang", "aot_eager")
     cfg = _config(d, entries)
-    proc = run_cli("run", cfg, "--json", "out.json", "--junit", "out.xml", "--memory-limit", "1.5G", cwd=d)
+    proc = run_cli("run", cfg, "--json", "out.json", "--junit", "out.xml", "--junit-strict", "--memory-limit", "1.5G",
+                   cwd=d)
     assert proc.returncode == 1, proc.stderr
     return d, results_by_id(d / "out.json")
 

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from helpers import run_cli, write
+from helpers import results_by_id, run_cli, write
 
 MODELS = '''
 import torch
@@ -62,7 +62,7 @@ def run(tmp_path_factory):
     d = tmp_path_factory.mktemp("reports")
     write(d / "models.py", MODELS)
     write(d / "cfg.yaml", CONFIG)
-    proc = run_cli("run", "cfg.yaml", "--junit", "out/report.xml", "--json", "out/results.json",
+    proc = run_cli("run", "cfg.yaml", "--junit", "out/report.xml", "--junit-strict", "--json", "out/results.json",
                    "--markdown", "out/summary.md", cwd=d)
     return d, proc
 
@@ -163,12 +163,14 @@ def test_file_line_mode_points_at_the_model_entry(run, tmp_path):
 def test_json_holds_every_case_full_record(run):
     d, _ = run
     data = json.loads((d / "out" / "results.json").read_text())
-    assert data["format"] == "verify-compile-results/1" and data["meta"]["torch"]
-    by_id = {r["case_id"]: r for r in data["results"]}
+    assert data["format"] == "verify-compile-results/2" and data["meta"]["torch"]
+    assert all(set(r) == {"observation", "expectation", "verdict"} for r in data["results"])
+    by_id = results_by_id(d / "out" / "results.json")
     mismatch = by_id["relu3[relu_accuracy_error_TESTING_ONLY]"]
     assert mismatch["mismatches"][0]["where"] == "output"
     assert mismatch["health"]["graphs"] == 1 and mismatch["compile_time"] is not None
-    assert [r["index"] for r in data["results"]] == sorted(r["index"] for r in data["results"])
+    indexes = [r["observation"]["index"] for r in data["results"]]
+    assert indexes == sorted(indexes)
 
 
 def test_markdown_summary_has_matrix_and_details(run):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
+from helpers import REPO, results_by_id
 
 MODELS = """\
 import torch
@@ -115,7 +115,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple:
                    cwd=project)
     print(f"verify-compile run: {time.perf_counter() - start:.1f} s")
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    results = {r["case_id"]: r for r in json.loads((root / "out.json").read_text())["results"]}
+    results = results_by_id(root / "out.json")
     shutil.rmtree(project)  # the bundle must stand on its own
     return root / "bundles", results
 

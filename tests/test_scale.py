@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from helpers import FIXTURES, REPO, run_cli, write
+from helpers import FIXTURES, REPO, results_by_id, results_of, run_cli, write
 
 CONFIG = """\
 version: 1
@@ -49,7 +49,7 @@ def _comparable(results: list) -> list:
 
 
 def _results(path) -> list:
-    return json.loads(path.read_text())["results"]
+    return results_of(path)
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_sigterm_leaves_a_valid_partial_report_and_resume_finishes(tmp_path, jun
         "  - name: last\n    function: models.py:relu_model\n    inputs: [{args: [{shape: [4]}]}]\n"
         "    backends: [aot_eager]\n"))
     journal = tmp_path / "run.journal.jsonl"
-    proc = _start(tmp_path, "cfg.yaml", "--junit", "partial.xml", "--journal", str(journal))
+    proc = _start(tmp_path, "cfg.yaml", "--junit", "partial.xml", "--junit-strict", "--journal", str(journal))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # wait until the run sits in the hanging case
         if journal.exists() and journal.read_text().count('"result"') >= 12:
@@ -140,7 +140,7 @@ def test_sigterm_leaves_a_valid_partial_report_and_resume_finishes(tmp_path, jun
                       "--timeout", "5", cwd=tmp_path)
     data = json.loads((tmp_path / "resumed.json").read_text())
     assert data["meta"]["resumed"] == 12
-    by_id = {r["case_id"]: r for r in data["results"]}
+    by_id = results_by_id(tmp_path / "resumed.json")
     assert len(by_id) == 14
     assert by_id["last[aot_eager]"]["outcome"] == "pass"
     assert by_id["slow[hang]"]["phase"] == "timeout"
@@ -152,13 +152,13 @@ def test_sigint_writes_every_report_and_exits_130(tmp_path, junit_schema):
         shutil.copy(FIXTURES / name, tmp_path / name)
     write(tmp_path / "cfg.yaml", "version: 1\nmodels:\n  - name: slow\n    function: models.py:relu_model\n"
           "    device: cpu\n    inputs: [{args: [{shape: [4]}]}]\n    backends: [backends.py:hang]\n")
-    proc = _start(tmp_path, "cfg.yaml", "--junit", "r.xml", "--json", "r.json", "--markdown", "r.md")
+    proc = _start(tmp_path, "cfg.yaml", "--junit", "r.xml", "--junit-strict", "--json", "r.json", "--markdown", "r.md")
     time.sleep(6)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     junit_schema.validate(str(tmp_path / "r.xml"))
-    result = json.loads((tmp_path / "r.json").read_text())["results"][0]
+    result = results_of(tmp_path / "r.json")[0]
     assert result["outcome"] == "error" and result["phase"] == "interrupted" and "SIGINT" in result["message"]
     assert (tmp_path / "r.md").is_file()
 
@@ -167,7 +167,8 @@ def test_an_empty_shard_is_a_green_job_with_empty_reports(tmp_path, junit_schema
     write(tmp_path / "models.py", "def double(x):\n    return x * 2\n")
     write(tmp_path / "cfg.yaml", "version: 1\nmodels:\n  - name: only\n    function: models.py:double\n"
           "    device: cpu\n    inputs: [{args: [{shape: [4]}]}]\n    backends: [eager]\n")
-    proc = run_cli("run", "cfg.yaml", "--shard", "2/3", "--junit", "r.xml", "--json", "r.json", cwd=tmp_path)
+    proc = run_cli("run", "cfg.yaml", "--shard", "2/3", "--junit", "r.xml", "--junit-strict", "--json", "r.json",
+                   cwd=tmp_path)
     assert proc.returncode == 0 and "has no cases" in proc.stderr
     junit_schema.validate(str(tmp_path / "r.xml"))
     assert json.loads((tmp_path / "r.json").read_text())["results"] == []
@@ -175,10 +176,10 @@ def test_an_empty_shard_is_a_green_job_with_empty_reports(tmp_path, junit_schema
 
 def test_merge_rejects_malformed_results(workdir, tmp_path):
     data = json.loads((workdir / "full.json").read_text())
-    data["results"][0]["outcome"] = "weird"
+    data["results"][0]["observation"]["outcome"] = "weird"
     write(tmp_path / "bad.json", json.dumps(data))
     proc = run_cli("merge", str(tmp_path / "bad.json"), cwd=tmp_path)
-    assert proc.returncode == 2 and "unknown outcome 'weird'" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "unknown observed outcome 'weird'" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_the_parent_process_never_imports_torch(workdir):

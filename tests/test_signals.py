@@ -3,7 +3,6 @@ exit code is 128 + the first signal."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -12,7 +11,7 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 
-from helpers import FIXTURES, REPO, write
+from helpers import FIXTURES, REPO, results_by_id, write
 
 CONFIG = """version: 1
 defaults: {device: cpu, benchmark: false}
@@ -21,7 +20,7 @@ models:
   - {name: slow, function: hostile.py:hangs, inputs: [{args: [{shape: [4]}]}], backends: [aot_eager], timeout: 600}
   - {name: never, function: models.py:relu_model, inputs: [{args: [{shape: [4]}]}], backends: [eager]}
 """
-REPORTS = ("--junit", "r.xml", "--json", "r.json", "--markdown", "r.md", "--html", "r.html")
+REPORTS = ("--junit", "r.xml", "--junit-strict", "--json", "r.json", "--markdown", "r.md", "--html", "r.html")
 
 
 def _start(d, *args):
@@ -46,7 +45,7 @@ def _assert_partial(d, junit_schema) -> None:
     junit_schema.validate(str(d / "r.xml"))
     cases = {c.get("name"): c for c in ET.parse(d / "r.xml").getroot().iter("testcase")}
     assert set(cases) == {"quick[aot_eager]", "slow[aot_eager]", "never[eager]"}
-    results = {r["case_id"]: r for r in json.loads((d / "r.json").read_text())["results"]}
+    results = results_by_id(d / "r.json")
     assert results["quick[aot_eager]"]["outcome"] == "pass", "the finished case is reported as it finished"
     assert results["slow[aot_eager]"]["phase"] == "interrupted"
     assert (d / "r.md").is_file() and (d / "r.html").is_file()

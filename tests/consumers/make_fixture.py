@@ -6,8 +6,9 @@ It runs `verify-compile run tests/consumers/fixture.yaml` from the repository ro
 and custom backends), interrupts it with SIGINT while its last case hangs (an `interrupted` error), and writes:
 
 - results.json: the run's `--json`;
-- report.xml: the run's `--junit` with `--junit-file-line` (testcase file/line);
-- report-strict.xml: `verify-compile merge results.json --junit`, without file/line (the strict schema's form).
+- report.xml: the run's `--junit` (testcase file/line, the default);
+- report-strict.xml: `verify-compile merge results.json --junit --junit-strict`, without file/line (the strict
+  schema's form).
 
 update_golden.py runs this first when given --fixture. Both reports are pure renderings of results.json, which
 tests/test_consumers.py checks against the current renderer.
@@ -55,12 +56,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         marker = Path(tmp) / "started"
         run = _cli("run", str(CONFIG), "--json", str(HERE / "results.json"), "--junit", str(HERE / "report.xml"),
-                   "--junit-file-line", env={"VERIFY_COMPILE_FIXTURE_STARTED": str(marker)})
+                   env={"VERIFY_COMPILE_FIXTURE_STARTED": str(marker)})
         _wait_for(marker, run)  # cases run one at a time, in order: every other case has finished
         time.sleep(0.5)
         run.send_signal(signal.SIGINT)
         _check(run, INTERRUPTED, "the interrupted run")
-    _check(_cli("merge", str(HERE / "results.json"), "--junit", str(HERE / "report-strict.xml")), 1, "merge")
+    merged = _cli("merge", str(HERE / "results.json"), "--junit", str(HERE / "report-strict.xml"), "--junit-strict")
+    _check(merged, 1, "merge")
     print(f"make_fixture: wrote {HERE}/results.json, report.xml and report-strict.xml")
 
 

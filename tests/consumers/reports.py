@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from pathlib import Path
 
+from verify_compile.judgement.judge import conclude, judge_case
 from verify_compile.reports.junit import render_junit
 from verify_compile.results import RunResult, load_json_results
 
@@ -18,11 +20,13 @@ MODES = {"file-line": ("report.xml", True), "strict": ("report-strict.xml", Fals
 
 
 def load_run() -> RunResult:
-    """The recorded run, its config paths made absolute: the report names them relative to the repository
-    whatever the working directory."""
-    meta, results = load_json_results(RESULTS.read_text(encoding="utf-8"), str(RESULTS))
-    results = [dataclasses.replace(r, config=str(REPO / r.config)) for r in results]
-    return RunResult(results=results, meta=meta)
+    """The recorded run, judged again as `merge` would, its config paths made absolute: the report names them
+    relative to the repository whatever the working directory."""
+    text = RESULTS.read_text(encoding="utf-8")
+    meta, records = load_json_results(text, str(RESULTS))
+    fail_on = tuple(json.loads(text)["fail_on"])
+    results = [judge_case(dataclasses.replace(o, config=str(REPO / o.config)), e, None, fail_on) for o, e in records]
+    return conclude(results, meta, fail_on)
 
 
 def render(mode: str) -> str:

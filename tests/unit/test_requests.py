@@ -75,7 +75,8 @@ def test_the_action_builds_its_request_from_inputs_and_args():
 
 
 @pytest.mark.parametrize("args, words", [("--timeout soon", "invalid float"), ("--jun x.xml", "unrecognized"),
-                                         ("--help", "would print help"), ("--shard", "expected one argument")])
+                                         ("--help", "would print help"), ("--shard", "expected one argument"),
+                                         ("--vers", "unrecognized arguments: --vers")])
 def test_a_wrong_args_input_is_an_input_error(args, words):
     with pytest.raises((ConfigError, ValueError), match=words):
         build_request({"INPUT_CONFIG": "c.yaml", "INPUT_ARGS": args}, [])
