@@ -35,7 +35,7 @@ def _start(d, *args):
 def _wait_for_first_result(journal, proc) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if journal.exists() and '"result"' in journal.read_text():
+        if journal.exists() and '"observation"' in journal.read_text():
             return
         time.sleep(0.1)
     raise AssertionError("the first case never finished")
