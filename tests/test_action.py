@@ -155,8 +155,10 @@ def test_pass_and_mismatch_reach_outputs_summary_annotations_and_merge(tmp_path)
     assert proc.returncode == 1, proc.stdout  # the mismatch fails the step
     outputs = read_outputs(tmp_path / "output")
     timing = {key: outputs.pop(key) for key in ("time", "summary_path")}
-    assert outputs == {"conclusion": "failed", "junit_path": "reports/junit.xml", "total": "2", "passed": "1",
-                       "mismatched": "1", "errored": "0", "skipped": "0", "failed": "1"}
+    zero = dict.fromkeys(("errored", "skipped", "flaky", "xfailed", "xpassed", "gated", "interrupted"), "0")
+    assert outputs == {"conclusion": "failed", "junit_path": "reports/junit.xml", "json_path": "shards/shard-1.json",
+                       "markdown_path": "", "html_path": "", "total": "2", "passed": "1", "mismatched": "1",
+                       **zero, "failed": "1"}
     assert 0 < float(timing["time"]) < 300
 
     summary = (tmp_path / "summary.md").read_text()
@@ -185,7 +187,7 @@ def test_pass_and_mismatch_reach_outputs_summary_annotations_and_merge(tmp_path)
     assert merged.returncode == 1, merged.stdout
     merged_outputs = read_outputs(tmp_path / "output")
     assert Path(merged_outputs.pop("summary_path")).is_file() and float(merged_outputs.pop("time")) >= 0
-    assert merged_outputs == {**outputs, "junit_path": "reports/merged.xml"}
+    assert merged_outputs == {**outputs, "junit_path": "reports/merged.xml", "json_path": ""}
     assert (workspace / "reports" / "merged.xml").is_file()
 
 
@@ -334,6 +336,7 @@ def test_action_yml_python_mode_without_a_python_says_so(tmp_path):
     assert proc.returncode == 2, proc.stdout
     assert [parse_command(c)[0] for c in live_commands(proc.stdout)] == ["error"]
     assert "mode python needs Python 3.10 or newer on PATH" in proc.stdout
+    assert read_outputs(tmp_path / "output")["conclusion"] == "failed", "a refusal still gives the conclusion"
 
 
 STANDIN_DOCKER = """\
@@ -483,3 +486,46 @@ def test_outputs_survive_values_that_look_like_delimiters(tmp_path):
     value = "line one\nEOF\nghadelimiter_1234\nname<<EOF"
     path.write_text(format_outputs({"a": value, "b": 7}))
     assert read_outputs(path) == {"a": value, "b": "7"}
+
+
+def test_outputs_add_up_and_every_outcome_is_annotated(tmp_path):
+    """A run with every outcome (the consumers' fixture: 1 pass, 2 mismatch, 2 error, 1 skip, 1 flaky, 1 xfail,
+    1 xpass, 1 gate, 1 interrupted) once gave total=11 and skipped=1, and annotated only mismatch, error, xpass
+    and gate. Merged here, so nothing compiles."""
+    workspace = tmp_path / "workspace"
+    shutil.copytree(REPO / "tests" / "consumers", workspace / "tests" / "consumers")
+    proc = run_action(workspace, {"merge": "tests/consumers/results.json", "json_path": "all.json",
+                                  "markdown_path": "s.md", "html_path": "r.html", "annotations_limit": "3"})
+    assert proc.returncode == 1, proc.stdout  # the interrupted case fails it, like the other six
+    outputs = read_outputs(tmp_path / "output")
+    counts = {name: int(outputs[name]) for name in ("passed", "mismatched", "errored", "skipped", "flaky", "xfailed",
+                                                     "xpassed", "gated", "interrupted")}
+    assert counts == {"passed": 1, "mismatched": 2, "errored": 2, "skipped": 1, "flaky": 1, "xfailed": 1,
+                      "xpassed": 1, "gated": 1, "interrupted": 1}
+    assert sum(counts.values()) == int(outputs["total"]) == 11 and outputs["failed"] == "7"
+    for name, path in (("json_path", "all.json"), ("markdown_path", "s.md"), ("html_path", "r.html")):
+        assert outputs[name] == path and (workspace / path).is_file(), name
+    shown = [parse_command(c) for c in live_commands(proc.stdout) if c.startswith(("::error", "::warning", "::notice"))]
+    by_level: dict = {}
+    for level, props, message in shown:
+        by_level.setdefault(level, []).append((props.get("title", ""), message))
+    assert len(by_level["error"]) == 3, "at most annotations_limit of a level"
+    assert [t for t, _ in by_level["warning"]] == ["verify-compile: noisy[aot_eager] flaky"]
+    notices = [t for t, _ in by_level["notice"]]
+    assert notices[:2] == ["verify-compile: known[relu_accuracy_error_TESTING_ONLY] xfail",
+                           "verify-compile: gpu_only[aot_eager] skip"]
+    assert "4 more error(s) not annotated" in by_level["notice"][-1][1]
+    assert all(message for _, message in by_level["warning"] + by_level["notice"][:2]), "each with its reason"
+
+
+def test_a_refusal_of_the_shell_step_still_gives_a_conclusion(tmp_path):
+    """`mode: python` without Python 3.10, a docker-mode path under /usr, a bad mode: exit 2 with every output
+    (conclusion failed, counts 0) and a summary, as the tool's own refusals give."""
+    workspace = make_workspace(tmp_path, CONFIG)
+    proc = run_action_yml(workspace, {"mode": "podman", "config": "ci/verify.yaml"}, os.environ["PATH"])
+    assert proc.returncode == 2, proc.stdout
+    outputs = read_outputs(tmp_path / "output")
+    assert outputs["conclusion"] == "failed" and outputs["total"] == "0" and outputs["interrupted"] == "0"
+    summary = Path(outputs["summary_path"]).read_text()
+    assert "nothing was run" in summary and "input mode must be docker or python" in summary
+    assert "nothing was run" in (tmp_path / "summary.md").read_text()

@@ -27,6 +27,7 @@ from typing import Iterator, Mapping, Optional
 from verify_compile import app
 from verify_compile import results as R
 from verify_compile.errors import USAGE_EXIT, ConfigError
+from verify_compile.github import annotations
 from verify_compile.github.commands import (
     MAX_ANNOTATIONS,
     append_file,
@@ -59,6 +60,7 @@ def _main(argv: list[str], signals: StopSignals) -> int:
         request = build_request(env, argv)
         show_summary = parse_bool(read_input(env, "summary", "true"), "summary")
         annotate = parse_bool(read_input(env, "annotations", "true"), "annotations")
+        limit = parse_limit(read_input(env, "annotations_limit", str(MAX_ANNOTATIONS)))
     except (ValueError, ConfigError) as e:  # nothing ran: the outputs and the summary still say so
         _emit(command("error", str(e), title="verify-compile: bad action input"))
         summary = (f"## verify-compile: nothing was run\n\nExit code {USAGE_EXIT}; an input of the action is wrong:\n\n"
@@ -75,7 +77,7 @@ def _main(argv: list[str], signals: StopSignals) -> int:
     if run is None:
         summary = _nothing_ran(code, problems, workspace, annotate)
     else:
-        print_failures(run.results, workspace, annotate)
+        print_failures(run.results, workspace, annotate, limit)
         summary = render_markdown(run) + "\n"
     _publish(env, run, seconds, summary, show_summary)
     return code
@@ -94,7 +96,7 @@ def _nothing_ran(code: int, problems: list, workspace: str, annotate: bool) -> s
     """Annotations for a run that stopped before any case ran, and its summary's text."""
     for problem in problems[:MAX_ANNOTATIONS] if annotate else ():  # each problem on its own line of its file
         _emit(command("error", problem.message + (f" ({problem.hint})" if problem.hint else ""),
-                      file=workspace_path(problem.file, workspace) if problem.file else None,
+                      file=annotations.workspace_path(problem.file, workspace) if problem.file else None,
                       line=problem.line, title="verify-compile: configuration"))
     if annotate and not problems:
         _emit(command("error", f"verify-compile stopped before any case ran (exit code {code}); see the log "
@@ -184,56 +186,45 @@ def _install(requirements: str) -> int:
     return 0
 
 
-def print_failures(results: list, workspace: str, annotate: bool = True) -> None:
-    """Each red case's details in a collapsed, fenced log group; then (unless `annotate` is off) annotations on
-    the configs: an error for a case that fails the run, a warning for a failure outcome that does not (e.g.
-    `fail_on: error` and a mismatch)."""
-    red = [r for r in results if r.failed or r.outcome in R.NOTABLE]
-    for r in red:
-        _emit(command("group", f"{r.case_id}: {r.outcome}"))
-        sys.stdout.write(fence(_detail_text(r)))
-        _emit(command("endgroup"))
-    if not annotate:
-        return
-    shown = {"error": 0, "warning": 0}
-    for r in red:
-        level = "error" if r.failed else "warning"
-        shown[level] += 1
-        if shown[level] <= MAX_ANNOTATIONS:
-            _emit(annotation(r, level, workspace))
-    left = {level: n - MAX_ANNOTATIONS for level, n in shown.items() if n > MAX_ANNOTATIONS}
-    if left:
-        _emit(command("notice", ", ".join(f"{n} more {level}(s)" for level, n in left.items())
-                      + " not annotated (GitHub shows 10 per step); see the step summary",
-                      title="verify-compile"))
+def parse_limit(text: str) -> int:
+    """Input `annotations_limit`: how many annotations of each level, 0 to GitHub's 10."""
+    if not text.isdigit() or not 0 <= int(text) <= MAX_ANNOTATIONS:
+        raise ValueError(f"input 'annotations_limit' must be a whole number from 0 to {MAX_ANNOTATIONS} (GitHub "
+                         f"shows no more per step), not '{text}'")
+    return int(text)
 
 
-def annotation(r: CaseResult, level: str, workspace: str) -> str:
-    """`::error file=CONFIG,line=N,title=...::message`, pointing at the model's line in its config."""
-    where = f" in {r.phase}" if r.outcome == R.ERROR and r.phase else ""
-    return command(level, r.message or r.outcome, file=workspace_path(r.config, workspace), line=r.line or None,
-                   title=f"verify-compile: {r.case_id} {r.outcome}{where}")
-
-
-def workspace_path(path: str, workspace: str) -> str:
-    """A config path as annotations want it: relative to the repository root (the workspace)."""
-    absolute = os.path.abspath(path)  # a relative config path is relative to where the run started: the cwd
-    try:
-        relative = os.path.relpath(absolute, os.path.abspath(workspace))
-    except ValueError:  # another drive
-        return absolute
-    return absolute if relative.startswith("..") else relative
+def print_failures(results: list, workspace: str, annotate: bool = True, limit: int = MAX_ANNOTATIONS) -> None:
+    """Each case that is not a pass (and not a mere skip) in a collapsed, fenced log group with its details;
+    then, unless `annotate` is off, annotations on the configs (github/annotations.py)."""
+    for r in results:
+        if r.outcome not in (R.PASS, R.SKIP) or r.failed:
+            _emit(command("group", f"{r.case_id}: {r.outcome}"))
+            sys.stdout.write(fence(_detail_text(r)))
+            _emit(command("endgroup"))
+    if annotate:
+        annotations.annotate(results, workspace, _emit, limit)
 
 
 def outputs(run: Optional[RunResult], seconds: float = 0.0, summary_path: str = "") -> dict:
-    """The step's outputs; `junit_path` where this run wrote its JUnit report (never a stale file). A run that
+    """The step's outputs: one count per outcome, adding up to `total` (a case stopped by a signal counts as
+    `interrupted`, not `errored`), and the paths of the reports this run wrote (never a stale file). A run that
     stopped before any case ran has failed."""
     results = run.results if run else []
+    interrupted = sum(1 for r in results if r.observation.interrupted)
     c = R.counts(results)
+    reports = run.reports if run else {}
     return {"conclusion": run.conclusion if run else R.FAILED, "time": f"{seconds:.1f}", "summary_path": summary_path,
-            "junit_path": run.reports.get("junit", "") if run else "", "total": len(results),
-            "passed": c[R.PASS], "mismatched": c[R.MISMATCH], "errored": c[R.ERROR], "skipped": c[R.SKIP],
+            "junit_path": reports.get("junit", ""), "json_path": reports.get("json", ""),
+            "markdown_path": reports.get("markdown", ""), "html_path": reports.get("html", ""),
+            "total": len(results), **{name: c[outcome] for name, outcome in COUNTS.items()},
+            "errored": c[R.ERROR] - interrupted, "interrupted": interrupted,
             "failed": len(run.failed) if run else 0}
+
+
+# Output name -> the outcome it counts ("errored" and "interrupted" split the errors).
+COUNTS = {"passed": R.PASS, "mismatched": R.MISMATCH, "skipped": R.SKIP, "flaky": R.FLAKY, "xfailed": R.XFAIL,
+          "xpassed": R.XPASS, "gated": R.GATE}
 
 
 def _detail_text(r: CaseResult) -> str:

@@ -29,6 +29,8 @@ def build_request(env: Mapping[str, str], extra: list[str]) -> Request:
     namespace.junit = read_input(env, "junit_path", DEFAULT_JUNIT)
     namespace.junit_strict = parse_bool(read_input(env, "junit_strict", "false"), "junit_strict")
     namespace.json = read_input(env, "json_path") or None
+    namespace.markdown = read_input(env, "markdown_path") or None
+    namespace.html = read_input(env, "html_path") or None
     namespace.fail_on = read_input(env, "fail_on") or namespace.fail_on
     if command == "run":
         for name in ("backends", "device", "shard", "cache_dir"):
