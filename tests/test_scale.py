@@ -191,3 +191,14 @@ def test_the_parent_process_never_imports_torch(workdir):
     proc = subprocess.run([sys.executable, "-c", script], cwd=workdir, env=env, capture_output=True, text=True,
                           timeout=300)
     assert "torch imported: False exit: 1" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_merging_part_of_a_matrix_fails_unless_allowed(workdir, tmp_path):
+    """`merge` of one shard of two exited 0 with half the cases and said nothing (issue #19)."""
+    proc = run_cli("run", "cfg.yaml", "--shard", "1/3", "--json", str(tmp_path / "s1.json"), cwd=workdir)
+    assert proc.returncode in (0, 1), proc.stderr
+    partial = run_cli("merge", str(tmp_path / "s1.json"), "--markdown", str(tmp_path / "m.md"), cwd=tmp_path)
+    assert partial.returncode == 1 and "shard(s) 2/3, 3/3 of the matrix are not among" in partial.stderr
+    assert "**missing shards** `2/3, 3/3`" in (tmp_path / "m.md").read_text()
+    allowed = run_cli("merge", str(tmp_path / "s1.json"), "--allow-partial", "--fail-on", "none", cwd=tmp_path)
+    assert allowed.returncode == 0 and "2/3, 3/3" in allowed.stderr, allowed.stderr

@@ -155,7 +155,14 @@ def merge(request: MergeRequest) -> RunResult:
             merged[observation.case_id] = (observation, expectation)
     judge_one = _judge_with(baseline, fail_on)
     results = [judge_one(o, e) for o, e in merged.values()]
-    return _finish(results, merged_meta(metas, len(merged)), request, fail_on)
+    meta = merged_meta(metas, len(merged))
+    missing = missing_shards(metas)
+    if missing:
+        meta["missing_shards"] = missing
+        print(f"verify-compile: warning: shard(s) {', '.join(missing)} of the matrix are not among the merged "
+              "results" + ("" if request.allow_partial else "; the run fails (merge them, or pass --allow-partial)"),
+              file=sys.stderr)
+    return _finish(results, meta, request, fail_on, incomplete=bool(missing) and not request.allow_partial)
 
 
 def exit_code(run_: RunResult) -> int:
@@ -174,9 +181,9 @@ def _judge_with(baseline: Optional[Baseline], fail_on: tuple) -> Callable[[Obser
 
 
 def _finish(results: list, meta: dict, request: Request, fail_on: tuple, interrupted: Optional[int] = None,
-            journal: Optional[str] = None) -> RunResult:
+            journal: Optional[str] = None, incomplete: bool = False) -> RunResult:
     """Conclude the judged results, update the baseline if asked, and write every report."""
-    run_ = conclude(results, sanitize.meta(meta), fail_on, interrupted, journal)
+    run_ = conclude(results, sanitize.meta(meta), fail_on, interrupted, journal, incomplete)
     errors = []
     if request.judging.update_baseline:
         path = request.judging.baseline
@@ -232,6 +239,23 @@ def _cases(configs: list, request: RunRequest) -> tuple:
         cases = shard(cases, index, total)
         meta["shard"] = request.shard
     return cases, meta
+
+
+def missing_shards(metas: list) -> list:
+    """The shards ("I/N") of a matrix that none of the merged results files holds; [] when the files are not
+    shards, or when they disagree on N (then they are not one matrix, and each says only itself)."""
+    parsed = []
+    for meta in metas:
+        try:
+            parsed.append(parse_shard(str(meta["shard"])))
+        except (KeyError, ConfigError):
+            continue
+    totals = {total for _, total in parsed}
+    if len(totals) != 1:
+        return []
+    total = totals.pop()
+    present = {index for index, _ in parsed}
+    return [f"{i}/{total}" for i in range(1, total + 1) if i not in present]
 
 
 def merged_meta(metas: list, cases: int) -> dict:

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Sequence, Union
 
-from verify_compile.config.loader import DEVICE_RE
+from verify_compile.config.loader import DEVICE_RE, MAX_TIMEOUT
 from verify_compile.errors import ConfigError
 from verify_compile.reports.files import check_outputs, check_writable
 from verify_compile.requests import MergeRequest, RunRequest
@@ -72,8 +72,9 @@ def check_run(request: RunRequest) -> None:
                           hint="give the journal a run wrote (its path is printed when a run is interrupted)")
     if request.device and not DEVICE_RE.match(request.device):
         raise ConfigError(f"--device: unknown device '{request.device}'", hint="use auto, cpu, cuda or cuda:N")
-    if request.timeout is not None and not (0 < request.timeout < float("inf")):  # NaN fails both comparisons
-        raise ConfigError(f"--timeout must be a positive number of seconds, not {request.timeout}")
+    if request.timeout is not None and not (0 < request.timeout <= MAX_TIMEOUT):  # NaN fails both comparisons
+        raise ConfigError(f"--timeout must be a positive number of seconds up to {MAX_TIMEOUT:g}, not "
+                          f"{request.timeout}")
     if request.workers is not None and request.workers < 1:
         raise ConfigError("--workers must be at least 1")
     if request.memory_limit and parse_size(request.memory_limit) < 2**26:

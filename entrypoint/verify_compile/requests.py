@@ -60,6 +60,7 @@ class MergeRequest:
     inputs: tuple[str, ...]
     reports: Reports = field(default_factory=Reports)
     judging: Judging = field(default_factory=Judging)
+    allow_partial: bool = False  # merge the shards there are, even when some of the matrix are missing
 
 
 Request = Union[RunRequest, MergeRequest]
@@ -82,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     merge = sub.add_parser("merge", allow_abbrev=False,
                            help="combine the --json results of several shards into one report")
     merge.add_argument("inputs", nargs="+", metavar="RESULTS.json", help="the --json results of each shard")
-    add_report_options(merge)
+    add_merge_options(merge)
     sub.add_parser("action", help="run as the GitHub Action: inputs from INPUT_* variables (see action.yml)")
     return parser
 
@@ -92,7 +93,7 @@ def options_parser(command: str) -> argparse.ArgumentParser:
     action's `args` input may hold."""
     parser = _Raising(prog=f"verify-compile {command} (action input 'args')", allow_abbrev=False, add_help=False)
     parser.add_argument("extra_paths", nargs="*", metavar="PATH")
-    (add_run_options if command == "run" else add_report_options)(parser)
+    (add_run_options if command == "run" else add_merge_options)(parser)
     return parser
 
 
@@ -119,6 +120,12 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repro-dir", metavar="DIR", help="write a standalone repro bundle for each mismatch here")
     p.add_argument("--bisect", action="store_true",
                    help="on an inductor mismatch, find the first bad compiler stage/pass (CompilerBisector)")
+    add_report_options(p)
+
+
+def add_merge_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-partial", action="store_true",
+                   help="merge the shards given even when others of the same matrix are missing (else exit 1)")
     add_report_options(p)
 
 
@@ -149,7 +156,7 @@ def from_args(args: argparse.Namespace, command: str, paths: tuple = ()) -> Requ
     given = tuple(paths) + tuple(getattr(args, "configs", None) or getattr(args, "inputs", None)
                                  or getattr(args, "extra_paths", None) or ())
     if command == "merge":
-        return MergeRequest(inputs=given, reports=reports, judging=judging)
+        return MergeRequest(inputs=given, reports=reports, judging=judging, allow_partial=args.allow_partial)
     return RunRequest(configs=given, reports=reports, judging=judging, device=args.device, backends=args.backends,
                       only=tuple(args.only), shard=args.shard, workers=args.workers, timeout=args.timeout,
                       memory_limit=args.memory_limit, cache_dir=args.cache_dir, journal=args.journal,

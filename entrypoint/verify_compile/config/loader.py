@@ -26,14 +26,16 @@ from verify_compile.spec import (
     XFail,
 )
 
+MAX_SEED = 2**32 - 1  # each input set is drawn under seed * 1000 + its index, which torch and numpy must take
+MAX_TIMEOUT = 7 * 24 * 3600.0  # a week per case: anything longer is a typo
 TOP_KEYS = ("version", "defaults", "models", "cache_dir")
 ENTRY_ONLY_KEYS = ("name", "model", "function", "init", "inputs", "sweep")
 MERGED_KEYS = ("dims",)  # may be a default too; a model's entries go over the defaults' key by key
 DEFAULTABLE_KEYS = ("device", "dtype", "backends", "timeout", "train", "tolerance", "seed", "xfail", "redraw",
                     "benchmark", "bisect", "max_graph_breaks", "max_recompiles", "min_speedup", "dynamo_config")
 BACKEND_KEYS = ("backend", "id", "mode", "options", "dynamic", "fullgraph")
-DEVICE_RE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
-NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+DEVICE_RE = re.compile(r"^(auto|cpu|cuda|cuda:\d{1,4})\Z")  # \Z: `$` would take a trailing newline
+NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+\Z")
 
 
 def load_config(path: str | Path) -> Config:
@@ -263,7 +265,7 @@ def _device(value: Any, line: int, check: Checker) -> Any:
 
 
 def _number(name: str, minimum: float, integer: bool = False, nullable: bool = False,
-            strict: bool = False) -> Callable:
+            strict: bool = False, maximum: Optional[float] = None) -> Callable:
     def validate(value: Any, line: int, check: Checker) -> Any:
         if value is None and nullable:
             return None
@@ -275,6 +277,8 @@ def _number(name: str, minimum: float, integer: bool = False, nullable: bool = F
                 check.error(f"'{name}' must be {'>' if strict else '>='} {minimum:g}, got {value}", line)
             elif isinstance(value, float) and math.isinf(value):  # `.inf` would switch a timeout or gate off
                 check.error(f"'{name}' must be a finite number, got {value}", line)
+            elif maximum is not None and value > maximum:
+                check.error(f"'{name}' must be at most {maximum:g}, got {value}", line)
         return value
     return validate
 
@@ -356,10 +360,10 @@ _VALIDATORS: dict = {
     "device": _device,
     "dtype": _choice(DTYPES, "dtype"),
     "backends": _backends,
-    "timeout": _number("timeout", 0.0, strict=True),
+    "timeout": _number("timeout", 0.0, strict=True, maximum=MAX_TIMEOUT),
     "train": _flag("train"),
     "tolerance": _tolerance,
-    "seed": _number("seed", 0, integer=True),
+    "seed": _number("seed", 0, integer=True, maximum=MAX_SEED),
     "xfail": _xfail,
     "redraw": _flag("redraw"),
     "benchmark": _flag("benchmark"),

@@ -65,9 +65,10 @@ def judge_case(observation: Observation, expectation: Expectation, baseline: Opt
 
 
 def conclude(results: list, meta: dict, fail_on: Iterable[str], interrupted: Optional[int] = None,
-             journal: Optional[str] = None) -> RunResult:
-    """The run's one conclusion over cases that are already judged."""
-    failed = interrupted is not None or any(r.failed for r in results)
+             journal: Optional[str] = None, incomplete: bool = False) -> RunResult:
+    """The run's one conclusion over cases that are already judged; `incomplete`: cases are missing (shards
+    that were not merged), so nothing can say the run passed."""
+    failed = interrupted is not None or incomplete or any(r.failed for r in results)
     return RunResult(results=sorted(results, key=lambda r: r.index), meta=meta,
                      conclusion=R.FAILED if failed else R.PASSED, fail_on=tuple(fail_on), interrupted=interrupted,
                      journal=journal)

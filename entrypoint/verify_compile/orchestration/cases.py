@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import re
 from typing import Iterable, Optional, Sequence
 
@@ -12,6 +13,7 @@ from verify_compile.spec import BackendSpec, Case, Config, ModelSpec
 # Rough relative cost of one case by backend, for balancing shards without history.
 _BACKEND_COST = {"eager": 1.0, "aot_eager": 2.0, "inductor": 20.0, "export": 2.0, "aot_inductor": 20.0}
 _DEFAULT_COST = 10.0
+MAX_SHARDS = 10000  # far more than a CI matrix holds (GitHub: 256 jobs)
 
 
 def cost(case: Case) -> float:
@@ -61,23 +63,26 @@ def select(cases: Iterable[Case], patterns: Sequence[str]) -> list[Case]:
 def shard(cases: Sequence[Case], index: int, total: int) -> list[Case]:
     """The cases of shard `index` (1-based) of `total`: greedy longest-first onto the lightest shard.
 
-    Deterministic (ties broken by case order), so every shard of a CI matrix computes the same split.
+    Deterministic (ties broken by case order, then shard number), so every shard of a CI matrix computes the same
+    split; a heap keeps it fast for any number of shards.
     """
-    loads = [0.0] * total
+    loads = [(0.0, s) for s in range(total)]  # (load, shard): the lightest, lowest-numbered first
     owner: dict[int, int] = {}
     for case in sorted(cases, key=lambda c: (-cost(c), c.index)):
-        target = min(range(total), key=lambda s: (loads[s], s))
-        loads[target] += cost(case)
+        load, target = heapq.heappop(loads)
+        heapq.heappush(loads, (load + cost(case), target))
         owner[case.index] = target
     return [c for c in cases if owner[c.index] == index - 1]
 
 
 def parse_shard(text: str) -> tuple[int, int]:
     """'2/3' -> (2, 3); raises ConfigError for anything else."""
-    try:
-        index, total = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise ConfigError(f"--shard must look like I/N (e.g. 2/3), got '{text}'") from None
-    if total < 1 or not 1 <= index <= total:
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not match:
+        raise ConfigError(f"--shard must look like I/N (e.g. 2/3), got '{text}'")
+    index, total = int(match.group(1)), int(match.group(2))
+    if not 1 <= total <= MAX_SHARDS:
+        raise ConfigError(f"--shard {text}: N must be between 1 and {MAX_SHARDS}")
+    if not 1 <= index <= total:
         raise ConfigError(f"--shard {text}: I must be between 1 and N")
     return index, total

@@ -42,6 +42,8 @@ def _headline(run: RunResult, results: list) -> str:
 def _meta_line(meta: dict) -> str:
     parts = [f"{k} `{str(meta[k]).replace('`', chr(39))}`" for k in ("torch", "device", "gpu", "python", "shard")
              if meta.get(k)]
+    if meta.get("missing_shards"):  # merged without them: the matrix above is incomplete
+        parts.append("**missing shards** `" + ", ".join(map(str, meta["missing_shards"])).replace("`", "'") + "`")
     return " · ".join(parts)
 
 
