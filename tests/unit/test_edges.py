@@ -53,3 +53,25 @@ def test_more_shards_than_cases_give_each_case_one_shard():
     cases = [Case(i, model, BackendSpec(id=f"b{i}", backend="eager")) for i in range(2000)]
     parts = [shard(cases, i, 10000) for i in (1, 2000, 2001, 10000)]
     assert [len(p) for p in parts] == [1, 1, 0, 0]
+
+
+def test_the_resume_fingerprint_covers_the_modules_a_backend_imports(tmp_path):
+    """A backend module's helper, edited between runs, kept a stale pass under --resume (issue #19)."""
+    from verify_compile.orchestration.journal import case_fingerprint, local_imports
+    from verify_compile.spec import BackendSpec, Case, ModelSpec
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "ops.py").write_text("from . import consts\nSCALE = 2\n")
+    (tmp_path / "pkg" / "consts.py").write_text("ONE = 1\n")
+    (tmp_path / "helpers.py").write_text("import pkg.ops\nimport os\n")
+    (tmp_path / "backends.py").write_text("from helpers import *\n\ndef wrong(gm, inputs):\n    return gm\n")
+    (tmp_path / "models.py").write_text("def f(x):\n    return x\n")
+    names = {p.rpartition("/")[2] for p in local_imports([str(tmp_path / "backends.py")], str(tmp_path))}
+    assert names == {"backends.py", "helpers.py", "__init__.py", "ops.py", "consts.py"}
+    model = ModelSpec(name="m", kind="function", target="models.py:f", config_file=str(tmp_path / "c.yaml"),
+                      base_dir=str(tmp_path), line=1)
+    case = Case(0, model, BackendSpec(id="wrong", backend="backends.py:wrong"))
+    before = case_fingerprint(case)
+    (tmp_path / "pkg" / "consts.py").write_text("ONE = 2\n")
+    assert case_fingerprint(case) != before

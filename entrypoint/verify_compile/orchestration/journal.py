@@ -9,6 +9,7 @@ A journal is locked (flock) while a run writes it: a second run on it is refused
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import fcntl
 import hashlib
@@ -36,8 +37,8 @@ class Entry:
 
 def case_fingerprint(case: object) -> str:
     """sha256 of the case's resolved model entry, its backend, and the content of the files they name (model and
-    backend sources, `{file:}` inputs). The model's other backends and its timeout are left out: neither changes
-    what this case's result says."""
+    backend sources and the modules of the config's folder they import, `{file:}` inputs). The model's other
+    backends and its timeout are left out: neither changes what this case's result says."""
     model, backend = case.model, case.backend  # type: ignore[attr-defined]
     data = {"model": dataclasses.replace(model, backends=(), timeout=0.0), "backend": backend,
             "sources": {path: _file_hash(path) for path in _case_files(case)}}
@@ -173,8 +174,60 @@ def source_files(cases: Iterable[object]) -> list:
 def _case_files(case: object) -> list:
     model, backend = case.model, case.backend  # type: ignore[attr-defined]
     targets = [model.target] + ([backend.backend] if backend.is_custom else [])
-    found = [source_file(target, model.base_dir) for target in targets]
-    return [path for path in found if path] + _input_files((model.init, model.inputs or ()))
+    found = [path for path in (source_file(target, model.base_dir) for target in targets) if path]
+    return local_imports(found, model.base_dir) + _input_files((model.init, model.inputs or ()))
+
+
+_MAX_SOURCES = 500  # a config folder that is a whole repository: the first files are what a case loads anyway
+
+
+def local_imports(paths: list, base_dir: str) -> list:
+    """`paths` and every source file under `base_dir` they import, transitively: read with ast, never run. An
+    edited helper module that a model or backend imports changes the case as much as an edit of the file the
+    config names."""
+    root = os.path.realpath(base_dir)
+    found: dict = {}
+    todo = [os.path.realpath(p) for p in paths]
+    while todo and len(found) < _MAX_SOURCES:
+        path = todo.pop()
+        if path in found:
+            continue
+        found[path] = None
+        todo += [c for c in _imported_files(path, root) if c not in found]
+    return sorted(found)
+
+
+def _imported_files(path: str, root: str) -> list:
+    try:
+        tree = ast.parse(Path(path).read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return []
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = _relative_base(path, root, node.level) if node.level else ""
+            module = ".".join(p for p in (base, node.module or "") if p)
+            names += [module] + [f"{module}.{alias.name}" if module else alias.name for alias in node.names]
+    files = []
+    for name in names:
+        parts = [p for p in name.split(".") if p]
+        for depth in range(1, len(parts) + 1):  # a.b imports a/__init__.py too
+            stem = Path(root, *parts[:depth])
+            files += [str(c) for c in (stem.with_suffix(".py"), stem / "__init__.py") if c.is_file()]
+    return [f for f in (os.path.realpath(f) for f in files) if f.startswith(root + os.sep)]
+
+
+def _relative_base(path: str, root: str, level: int) -> str:
+    """The dotted package that `from .` (level 1), `from ..` (2) means in the file at `path`."""
+    folder = Path(path).parent
+    for _ in range(level - 1):
+        folder = folder.parent
+    try:
+        return ".".join(folder.relative_to(root).parts)
+    except ValueError:
+        return ""
 
 
 def _input_files(value: object) -> list:
