@@ -72,8 +72,8 @@ models:
 '''
 
 
-def run_action(workspace: Path, inputs: dict, timeout: float = 300,
-               cmd: list | None = None) -> subprocess.CompletedProcess:
+def run_action(workspace: Path, inputs: dict, timeout: float = 300, cmd: list | None = None,
+               env_extra: dict | None = None) -> subprocess.CompletedProcess:
     """`verify-compile action` with the environment a runner gives a step, nothing inherited from this one."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INPUT_", "GITHUB_", "RUNNER_", "VC_"))}
     env.update(PYTHONPATH=str(REPO / "entrypoint"), GITHUB_ACTIONS="true", CI="true",
@@ -82,6 +82,7 @@ def run_action(workspace: Path, inputs: dict, timeout: float = 300,
     for path in ("output", "summary.md"):
         (workspace.parent / path).write_text("")  # the runner creates both files before the step starts
     env.update({f"INPUT_{name.upper().replace(' ', '_')}": value for name, value in inputs.items()})
+    env.update(env_extra or {})
     exe = shutil.which("verify-compile")
     cmd = cmd or ([exe, "action"] if exe else [sys.executable, "-m", "verify_compile", "action"])
     # stderr into stdout, as the runner shows them: one log, so fences must hold across both streams
@@ -529,3 +530,14 @@ def test_a_refusal_of_the_shell_step_still_gives_a_conclusion(tmp_path):
     summary = Path(outputs["summary_path"]).read_text()
     assert "nothing was run" in summary and "input mode must be docker or python" in summary
     assert "nothing was run" in (tmp_path / "summary.md").read_text()
+
+
+def test_an_unwritable_github_output_is_a_message_and_the_reports_stay(tmp_path):
+    """An unwritable $GITHUB_OUTPUT ended the action in a traceback (issue #19)."""
+    workspace = make_workspace(tmp_path, CONFIG)
+    (tmp_path / "a folder").mkdir()
+    proc = run_action(workspace, {"config": "ci/verify.yaml", "backends": "aot_eager"},
+                      env_extra={"GITHUB_OUTPUT": str(tmp_path / "a folder")})
+    assert proc.returncode == 1, proc.stdout  # the case passed, but the step could not give its outputs
+    assert "Traceback" not in proc.stdout and "cannot write $GITHUB_OUTPUT" in proc.stdout
+    assert (workspace / "verify-compile-junit.xml").is_file() and (tmp_path / "summary.md").read_text()

@@ -79,17 +79,27 @@ def _main(argv: list[str], signals: StopSignals) -> int:
     else:
         print_failures(run.results, workspace, annotate, limit)
         summary = render_markdown(run) + "\n"
-    _publish(env, run, seconds, summary, show_summary)
+    if not _publish(env, run, seconds, summary, show_summary) and code == 0:
+        return 1  # later steps read the outputs: a step that could not give them has not done its job
     return code
 
 
 def _publish(env: Mapping[str, str], run: Optional[RunResult], seconds: float, summary: str,
-             show_summary: bool) -> None:
-    """The summary (a file, and the step summary unless it is off) and the step's outputs."""
+             show_summary: bool) -> bool:
+    """The summary (a file, and the step summary unless it is off) and the step's outputs; False when a runner
+    file could not be written (said in the log: the reports are written already)."""
     summary_path = write_summary(env, summary)
-    if show_summary:
-        append_file(env.get("GITHUB_STEP_SUMMARY"), summary)
-    append_file(env.get("GITHUB_OUTPUT"), format_outputs(outputs(run, seconds, summary_path)))
+    written = True
+    files = [("GITHUB_STEP_SUMMARY", summary)] if show_summary else []
+    files.append(("GITHUB_OUTPUT", format_outputs(outputs(run, seconds, summary_path))))
+    for name, text in files:
+        try:
+            append_file(env.get(name), text)
+        except OSError as e:
+            written = False
+            _emit(command("error", f"cannot write ${name} ({env.get(name)}): {e.strerror or e}; the reports "
+                                   "were written", title="verify-compile"))
+    return written
 
 
 def _nothing_ran(code: int, problems: list, workspace: str, annotate: bool) -> str:
