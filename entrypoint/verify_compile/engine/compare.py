@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 
 import torch
 
-from verify_compile.engine import tree
+from verify_compile.engine import isolation, tree
 from verify_compile.results import Mismatch
 from verify_compile.spec import Tolerance
 
@@ -68,13 +68,21 @@ def resolve_tolerance(tol: Tolerance, dtype: torch.dtype) -> tuple:
 
 
 def compare_calls(eager: CallRecord, compiled: CallRecord, tol: Tolerance,
-                         fp64: Optional[Callable[[], Optional[CallRecord]]] = None,
-                         pristine: Optional[dict] = None, use_fp64: bool = True) -> list:
-    """Every differing leaf, in the order output, inputs, module state, gradients.
+                  fp64: Optional[Callable[[], Optional[CallRecord]]] = None,
+                  pristine: Optional[dict] = None, use_fp64: bool = True) -> list:
+    """Every differing leaf, in the order output, inputs, module state, gradients, computed with the torch the
+    worker started with (engine/isolation.py), whatever the case replaced.
 
-    `fp64` lazily returns the float64 observation of the same call (None when unavailable); `pristine` maps
+    `fp64` lazily returns the float64 record of the same call (None when unavailable); `pristine` maps
     state names to their values before any call, standing in for entries a run left unchanged.
     """
+    with isolation.genuine():
+        return _compare_calls(eager, compiled, tol, fp64, pristine, use_fp64)
+
+
+def _compare_calls(eager: CallRecord, compiled: CallRecord, tol: Tolerance,
+                   fp64: Optional[Callable[[], Optional[CallRecord]]], pristine: Optional[dict],
+                   use_fp64: bool) -> list:
     pristine = pristine or {}
     found: list = []
     lazy = _Lazy(fp64 if use_fp64 else None)
@@ -116,7 +124,8 @@ class _Lazy:
 
     def get(self) -> Any:
         if not self.done:
-            self.done, self.value = True, self.make()
+            with isolation.as_the_case_left_it():  # the float64 reference runs the case's model
+                self.done, self.value = True, self.make()
         return self.value
 
 

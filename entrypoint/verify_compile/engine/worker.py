@@ -3,9 +3,13 @@
 Started by the pool as `python -m verify_compile.engine.worker FD LOG PARENT_PID`, with stdout and stderr going
 to LOG so that a crash leaves its last words behind. Messages are frames on the inherited socket FD (see
 verify_compile.channel):
-  worker -> parent, JSON: {"kind": "hello", "info"}, {"kind": "phase", "index", "phase"},
-                          {"kind": "result", "observation": Observation as a dict}
-  parent -> worker, pickle: ("run", Case, RunSettings); the parent ends a worker by killing its process group
+  parent -> worker, pickle: ("init", token) first, then ("run", Case, RunSettings); the parent ends a worker by
+                            killing its process group
+  worker -> parent, JSON, each with the token: {"kind": "hello", "info"}, {"kind": "phase", "index", "phase"},
+                          {"kind": "result", "observation": Observation as a dict, "retire": bool}
+  (`retire`: the worker exits after this result, and the pool starts another before the next case)
+The token is read before any user code runs and kept only here, so a frame that a case's own code writes into
+the socket is told apart from the worker's (engine/isolation.py says what is in and out of scope).
 """
 
 from __future__ import annotations
@@ -82,14 +86,20 @@ def hello_info() -> dict:
 
 
 def serve(sock: socket.socket, log_path: str) -> None:
+    token = recv_pickle(sock)[1]
+    from verify_compile.engine import isolation
     from verify_compile.engine.reference import ReferenceCache
     from verify_compile.engine.runner import run_case
     from verify_compile.engine.torchstate import TorchState, configure_for_verification
 
+    def send(message: dict) -> None:
+        sock.sendall(json_frame({**message, "token": token}))
+
     configure_for_verification()
     state = TorchState.capture()
+    start = isolation.capture_start()  # before any user code is imported
     refs = ReferenceCache()
-    sock.sendall(json_frame({"kind": "hello", "info": hello_info()}))
+    send({"kind": "hello", "info": hello_info()})
     while True:
         try:
             message = recv_pickle(sock)
@@ -98,21 +108,26 @@ def serve(sock: socket.socket, log_path: str) -> None:
         if message[0] != "run":
             return
         case, settings = message[1], message[2]
-        sys.stdout.flush()
+        _flush()
         offset = os.path.getsize(log_path)
 
         def on_phase(phase: str, index: int = case.index) -> None:
-            sock.sendall(json_frame({"kind": "phase", "index": index, "phase": phase}))
+            send({"kind": "phase", "index": index, "phase": phase})
 
         result = run_case(case, refs, on_phase, settings)
-        sys.stdout.flush()
-        sys.stderr.flush()
+        _flush()
         _end_case_processes()
         result.captured = read_tail(log_path, offset)
         state.restore()
-        sock.sendall(json_frame({"kind": "result", "observation": dataclasses.asdict(result)}))
-        if _exhausted(result):
-            return  # after running out of memory, a fresh process is the only clean state
+        leaked = start.leaks()
+        if leaked:
+            result.notes.append("the case left the worker changed (" + "; ".join(leaked[:8])
+                                + (f"; and {len(leaked) - 8} more" if len(leaked) > 8 else "")
+                                + "): a fresh worker runs the next case")
+        retire = bool(leaked) or _exhausted(result)  # a fresh process is the only clean state
+        send({"kind": "result", "observation": dataclasses.asdict(result), "retire": retire})
+        if retire:
+            return
 
 
 def _end_case_processes() -> None:
@@ -127,6 +142,14 @@ def _end_case_processes() -> None:
 def _inductor_compile_pool(cmdline: str, me: int) -> bool:
     """Inductor's SubprocPool, started by this worker (`.../compile_worker/__main__.py ... --parent=PID`)."""
     return "compile_worker" in cmdline and f"--parent={me} " in cmdline + " " and "--torch-key=" in cmdline
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a case closed fd 1 or 2: said by its leaks, not a crash here
+            pass
 
 
 def _exhausted(result: object) -> bool:

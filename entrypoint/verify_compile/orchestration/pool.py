@@ -8,6 +8,7 @@ frames (verify_compile.channel): a model that writes into the channel costs its 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -52,6 +53,7 @@ class _Worker:
     deadline: float = 0.0
     phase: str = ""
     last_model: Optional[str] = None
+    token: str = field(default_factory=lambda: secrets.token_hex(16))  # on every frame the worker itself sends
 
     def stderr_tail(self) -> str:
         """The worker's last words: from a fatal-error dump when there is one (its top frames say where it
@@ -164,7 +166,12 @@ class WorkerPool:
                 stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
                 pass_fds=(child_sock.fileno(),), env=env, start_new_session=True)
         child_sock.close()
-        return _Worker(slot=slot, proc=proc, sock=parent_sock, log=log)
+        worker = _Worker(slot=slot, proc=proc, sock=parent_sock, log=log)
+        try:
+            worker.send(("init", worker.token))  # read by the worker before it imports anything of a case
+        except OSError:
+            pass  # it died at once: _pump reports it
+        return worker
 
     def _pick(self, worker: _Worker, pending: list) -> Case:
         """The next backend of the worker's last model; else a model no other worker is on; else the next."""
@@ -215,6 +222,9 @@ class WorkerPool:
     def _handle(self, worker: _Worker, message: dict, on_result: Callable, on_phase: Callable) -> None:
         """One message, checked against what the worker may say now; ChannelError for anything else."""
         kind, case = message["kind"], worker.case
+        if message.get("token") != worker.token:
+            raise ChannelError(f"a '{kind[:40]}' frame without the worker's token: written by the case's own code, "
+                               "not by verify-compile")
         if kind == "hello" and worker.info is None and isinstance(message.get("info"), dict):
             worker.info = message["info"]
             self.info = self.info or worker.info
@@ -227,6 +237,8 @@ class WorkerPool:
             result = _checked_result(message.get("observation"), case)
             worker.case = None
             on_result(result)
+            if message.get("retire"):  # it exits now: no case may be given to it meanwhile
+                self._replace(worker)
         else:
             raise ChannelError(f"an unexpected '{kind[:40]}' message"
                                + (f" during case {case.id}" if case is not None else " between cases"))
