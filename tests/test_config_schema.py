@@ -119,6 +119,8 @@ BAD = [
     (BASE + "    xfail: [inductor]\n", "xfail a list"),
     (BASE + "    xfail: {'*': 12}\n", "xfail reason a number"),
     (BASE + "    xfail: {'*': {outcome: mismatch}}\n", "xfail without a reason"),
+    (BASE + "    backends: [{backend: aot_eager, mode: max-autotune}]\n", "mode on aot_eager"),
+    (BASE + "    backends: [{backend: eager, options: {max_autotune: true}}]\n", "options on eager"),
     (BASE + "    xfail: {'*': {reason: r, outcome: crash}}\n", "xfail outcome unknown"),
     (BASE + "    xfail: {'*': {reason: r, outcome: []}}\n", "xfail outcome empty"),
     (BASE + "    xfail: {'*': {reason: r, outcomes: error}}\n", "xfail key typo"),

@@ -225,6 +225,12 @@ def _backend(item: Any, line: int, check: Checker) -> Optional[BackendSpec]:
             check.typed(item[key], item.line_of(key), f"'{key}'", kinds, kind_name)
     if name in SHIPPING_BACKENDS:
         _shipping_keys(item, name, check)
+    elif ignores_tuning(name):
+        for key in ("mode", "options"):
+            if key in item:
+                check.error(f"'{key}' does not apply to backend '{name}': it ignores {key} (torch only logs a "
+                            "warning), so the case would verify something else than it says", item.line_of(key),
+                            "mode and options are inductor's: use backend: inductor, or drop the key")
     backend_id = item.get("id") or _default_backend_id(name) + (f"-{item['mode']}" if item.get("mode") else "")
     if not NAME_RE.match(str(backend_id)):
         check.error(f"backend id '{backend_id}' may only use letters, digits, '_', '.' and '-'",
@@ -232,6 +238,11 @@ def _backend(item: Any, line: int, check: Checker) -> Optional[BackendSpec]:
     return BackendSpec(id=str(backend_id), backend=name, mode=item.get("mode"),
                        options=dict(item["options"]) if isinstance(item.get("options"), dict) else None,
                        dynamic=item.get("dynamic"), fullgraph=bool(item.get("fullgraph", False)), line=line)
+
+
+def ignores_tuning(name: str) -> bool:
+    """Registered backends that take no mode or options: torch's debugging backends and its test backends."""
+    return name.startswith(("eager", "aot_eager", "aot_ts")) or name.endswith("_TESTING_ONLY")
 
 
 def _shipping_keys(item: LocDict, name: str, check: Checker) -> None:
