@@ -17,7 +17,8 @@ import yaml
 
 from helpers import REPO, judged, write
 from verify_compile.github.commands import command, escape_data, escape_property, fence, format_outputs, read_input
-from verify_compile.results import RunResult, dump_json
+from verify_compile.records import dump_json
+from verify_compile.results import RunResult
 
 BACKEND = '''\
 import operator

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from verify_compile.results import RunResult, load_json_results
+from verify_compile.records import load_json_results
+from verify_compile.results import RunResult
 
 APT_LINE = "apt-get install -y --no-install-recommends chromium"
 WIDTH, HEIGHT = 1400, 1000

@@ -26,11 +26,12 @@ from verify_compile.orchestration.pool import WorkerStartError
 from verify_compile.orchestration.session import Listener, RunOptions, Session
 from verify_compile.orchestration.signals import StopSignals
 from verify_compile.preflight import check_reports, check_run, parse_fail_on, parse_size
+from verify_compile.records import load_json_results
 from verify_compile.reports import sanitize
 from verify_compile.reports.files import write_reports
 from verify_compile.reports.terminal import Progress, summary_table
 from verify_compile.requests import Judging, MergeRequest, Request, RunRequest
-from verify_compile.results import CaseResult, Observation, RunResult, load_json_results
+from verify_compile.results import CaseResult, Observation, RunResult
 from verify_compile.spec import Case, Expectation, RunSettings
 
 

@@ -8,8 +8,9 @@ import re
 from pathlib import Path
 
 from verify_compile.judgement.judge import conclude, judge_case
+from verify_compile.records import load_json_results
 from verify_compile.reports.junit import render_junit
-from verify_compile.results import RunResult, load_json_results
+from verify_compile.results import RunResult
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from verify_compile import records
 from verify_compile import results as R
 from verify_compile.judgement.baseline import Baseline
 from verify_compile.judgement.judge import conclude, judge_case
@@ -148,7 +149,7 @@ def test_judging_again_starts_from_the_observation():
 def test_json_round_trip_keeps_the_observation_and_the_expectation():
     r = judged(observed("mismatch", "diff"), expectation=expect("xf", ("mismatch", "error")))
     run = conclude([r], {}, DEFAULT)
-    (back, expectation), = R.load_json_results(R.dump_json(run), "r.json")[1]
+    (back, expectation), = records.load_json_results(records.dump_json(run), "r.json")[1]
     assert back == r.observation and expectation == r.expectation
     assert judged(back).outcome == "mismatch" and judged(back, expectation=expectation).outcome == "xfail"
 
@@ -183,9 +184,9 @@ def test_a_merged_observation_the_judgement_cannot_read_is_refused(change, words
     unknown observed outcome, in a pass)."""
     record = judged(observed(health=Health(graphs=1))).to_dict()
     record["observation"].update(change)
-    text = json.dumps({"format": R.RESULTS_FORMAT, "meta": {}, "results": [record]})
+    text = json.dumps({"format": records.RESULTS_FORMAT, "meta": {}, "results": [record]})
     with pytest.raises(ValueError, match="malformed") as e:
-        R.load_json_results(text, "r.json")
+        records.load_json_results(text, "r.json")
     assert words in str(e.value)
 
 
@@ -198,9 +199,9 @@ def test_a_merged_observation_the_judgement_cannot_read_is_refused(change, words
 def test_a_merged_expectation_the_judgement_cannot_read_is_refused(change, words):
     record = judged(observed()).to_dict()
     record["expectation"].update(change)
-    text = json.dumps({"format": R.RESULTS_FORMAT, "meta": {}, "results": [record]})
+    text = json.dumps({"format": records.RESULTS_FORMAT, "meta": {}, "results": [record]})
     with pytest.raises(ValueError, match="malformed") as e:
-        R.load_json_results(text, "r.json")
+        records.load_json_results(text, "r.json")
     assert words in str(e.value)
 
 
@@ -219,7 +220,7 @@ V1_RECORD = {"case_id": "m[b]", "index": 0, "model": "m", "backend": "b", "confi
 
 def test_format_1_results_are_read_and_judged_the_same():
     text = json.dumps({"format": "verify-compile-results/1", "meta": {"torch": "2.13.0"}, "results": [V1_RECORD]})
-    meta, [(observation, expectation)] = R.load_json_results(text, "old.json")
+    meta, [(observation, expectation)] = records.load_json_results(text, "old.json")
     assert meta == {"torch": "2.13.0"}
     assert (observation.outcome, observation.message, observation.details) == ("mismatch", "diff", "located")
     assert observation.health.graph_breaks == 2 and observation.mismatches[0].max_abs == "inf"
@@ -228,7 +229,7 @@ def test_format_1_results_are_read_and_judged_the_same():
     assert (r.outcome, r.message) == ("xfail", V1_RECORD["message"])
     gate = {**V1_RECORD, "outcome": "gate", "observed": "pass", "observed_message": "", "details": "gate text",
             "limits": {"max_graph_breaks": 0}, "xfail_reason": None}
-    _, [(o, e)] = R.load_json_results(json.dumps({"format": "verify-compile-results/1", "results": [gate]}), "g")
+    _, [(o, e)] = records.load_json_results(json.dumps({"format": "verify-compile-results/1", "results": [gate]}), "g")
     assert (o.outcome, o.details, judged(o, expectation=e).outcome) == ("pass", "", "gate")
 
 
@@ -275,15 +276,15 @@ def test_results_nested_too_deeply_are_refused_not_a_recursion_error():
 
     deep_json = '{"format": "verify-compile-results/2", "results": ' + "[" * 100000 + "]" * 100000 + "}"
     with pytest.raises(ValueError, match="nested too deeply"):
-        R.load_json_results(deep_json, "r.json")
+        records.load_json_results(deep_json, "r.json")
     record = judged(observed()).to_dict()
     nest: dict = {"summary": "s"}
     record["observation"]["bisect"] = nest
     for _ in range(900):  # dataclasses.asdict and the sanitiser would recurse through each level
         nest["next"] = nest = {}
-    text = json.dumps({"format": R.RESULTS_FORMAT, "results": [record]})
+    text = json.dumps({"format": records.RESULTS_FORMAT, "results": [record]})
     with pytest.raises(ValueError, match="nested too deeply"):
-        R.load_json_results(text, "r.json")
+        records.load_json_results(text, "r.json")
     for version in (2, 3):
         header = f'{{"format": "verify-compile-journal/{version}", "configs": ["/c.yaml"]}}\n'
         with pytest.raises(ValueError, match="j.jsonl:2: corrupt journal line"):

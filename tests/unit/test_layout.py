@@ -66,6 +66,7 @@ def test_no_import_cycles():
 LAYERS = {"shared": 0, "config": 1, "orchestration": 2, "engine": 2, "judgement": 3, "reports": 4, "app": 5,
           "cli": 6, "github": 6, "entry": 7}
 _TOP = {"verify_compile": "shared", "verify_compile.spec": "shared", "verify_compile.results": "shared",
+        "verify_compile.records": "shared",
         "verify_compile.errors": "shared", "verify_compile.channel": "shared", "verify_compile.proctree": "shared",
         "verify_compile.app": "app", "verify_compile.preflight": "app", "verify_compile.requests": "app",
         "verify_compile.cli": "cli", "verify_compile.__main__": "entry"}

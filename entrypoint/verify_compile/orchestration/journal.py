@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import IO, Iterable, Optional
 
 from verify_compile.errors import ConfigError
-from verify_compile.results import Observation, read_observation, read_v1
+from verify_compile.records import read_observation, read_v1
+from verify_compile.results import Observation
 from verify_compile.spec import FileSpec, InputSet
 
 FORMAT = "verify-compile-journal/3"  # a line holds an observation

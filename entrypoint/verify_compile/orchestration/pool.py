@@ -25,7 +25,8 @@ from verify_compile import proctree
 from verify_compile import results as R
 from verify_compile.channel import SCRATCH_ENV, ChannelError, FrameReader, decode_json, pickle_frame
 from verify_compile.orchestration.unreported import error_result
-from verify_compile.results import Observation, read_observation
+from verify_compile.records import read_observation
+from verify_compile.results import Observation
 from verify_compile.spec import Case, RunSettings
 
 _POLL_S = 0.25

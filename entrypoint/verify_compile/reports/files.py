@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 
 from verify_compile.errors import ConfigError
+from verify_compile.records import dump_json
 from verify_compile.reports import sanitize
 from verify_compile.reports.junit import render_junit
 from verify_compile.reports.markdown import render_markdown
-from verify_compile.results import RunResult, dump_json
+from verify_compile.results import RunResult
 
 
 def check_writable(option: str, path: Optional[str], folder: bool = False) -> None:

@@ -14,7 +14,8 @@ import re
 from typing import Any
 
 from verify_compile.errors import ConfigError
-from verify_compile.results import Observation, decode
+from verify_compile.records import decode
+from verify_compile.results import Observation
 from verify_compile.spec import Expectation
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
