@@ -17,7 +17,6 @@ import torch
 
 from verify_compile import results as R
 from verify_compile.channel import SCRATCH_ENV
-from verify_compile.engine.calls import state_of
 from verify_compile.engine.exporting import (
     PhaseError,
     describe_dynamic,
@@ -26,6 +25,7 @@ from verify_compile.engine.exporting import (
     input_checker,
 )
 from verify_compile.engine.loading import LoadError, resolve_backend
+from verify_compile.engine.portable import state_of
 from verify_compile.engine.reference import Reference
 from verify_compile.errors import exception_summary
 from verify_compile.spec import AOT_INDUCTOR, BackendSpec, Case
