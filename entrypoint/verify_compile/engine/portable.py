@@ -1,7 +1,8 @@
 """The contracts a verdict rests on, shared by verify-compile's engine and every repro bundle's `repro.py`.
 
 How torch is configured and seeded, how one call is made and recorded (outputs, inputs after the call, module
-state, gradients, aliasing), how nested values are walked and named, and how a model or function is exported.
+state, gradients, aliasing), how nested values are walked and named, and how a model or function is compiled or
+exported.
 Each repro bundle carries a verbatim copy of this file (`verify_compile_portable.py`), so a bundle replays a case
 exactly as verify-compile ran it. Hence: only torch and the standard library are imported here, never
 verify_compile.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import inspect
 import random
 import sys
@@ -344,6 +346,38 @@ def _describe(value: Any) -> str:
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
         return f"<{name} of {len(value)}>"
     return f"<{name}>"
+
+
+# ---- torch.compile --------------------------------------------------------------------------------------------
+
+_CUDAGRAPH_MODES = ("reduce-overhead", "max-autotune")  # modes that run inductor's output through CUDA graphs
+
+
+def compile_kwargs(backend: Any, mode: Optional[str], options: Optional[dict], dynamic: Optional[bool],
+                   fullgraph: bool) -> dict:
+    """torch.compile's arguments for a backend entry of the config."""
+    kwargs = {"backend": backend, "fullgraph": fullgraph, "dynamic": dynamic}
+    if mode:
+        kwargs["mode"] = mode
+    if options:
+        kwargs["options"] = dict(options)
+    return kwargs
+
+
+def uses_cudagraphs(backend: str, mode: Optional[str], options: Optional[dict], device: torch.device) -> bool:
+    """Whether the compiled object replays CUDA graphs, whose outputs the next call overwrites by design."""
+    if device.type != "cuda":
+        return False
+    return mode in _CUDAGRAPH_MODES or bool((options or {}).get("triton.cudagraphs")) or backend == "cudagraphs"
+
+
+def marking_steps(compiled: Callable) -> Callable:
+    """`compiled`, each call a new CUDA graph step: only overwrites within one call are then errors."""
+    @functools.wraps(compiled)
+    def call(*args: object, **kwargs: object) -> object:
+        torch.compiler.cudagraph_mark_step_begin()  # a new step: the previous outputs may be overwritten now
+        return compiled(*args, **kwargs)
+    return call
 
 
 # ---- torch.export ---------------------------------------------------------------------------------------------

@@ -63,12 +63,15 @@ from verify_compile_portable import (  # noqa: E402
     STATE,
     call_once,
     cast_floating,
+    compile_kwargs,
     configure_for_verification,
     dynamic_shapes,
     flatten_call,
     function_module,
     map_tensors,
+    marking_steps,
     state_of,
+    uses_cudagraphs,
 )
 
 # ---- the case: written by verify-compile ----
@@ -126,10 +129,10 @@ def reproduce(verbose: bool) -> bool:
         if drift:
             print("note: eager here differs from what verify-compile saw (other torch, device or hardware?):")
             print("\n".join(f"  {d}" for d in drift))
-    model, fn = build()
-    compiled, model, names = make_compiled(model, fn, sets, pristine) if CASE.get("export") else (
-        torch.compile(fn, **compile_kwargs()), model, None)
     with lazy_graph_modules_off():
+        model, fn = build()
+        compiled, model, names = make_compiled(model, fn, sets, pristine) if CASE.get("export") else (
+            compiled_call(fn), model, None)
         for i, ((args, kwargs), seed) in enumerate(zip(sets, CASE["seeds"])):
             seen = observe(compiled, model, args, kwargs, seed, pristine)
             diffs = differences(comparable(eager[i], pristine, names), comparable(seen, pristine, names),
@@ -145,7 +148,8 @@ def reproduce(verbose: bool) -> bool:
 
 
 def lazy_graph_modules_off() -> Any:
-    """verify-compile compiles with lazy code generation of graph modules off, as PyTorch's own tests do."""
+    """verify-compile builds and runs the compiled object with lazy code generation of graph modules off, as
+    PyTorch's own tests do (the TorchScript backend cannot script a lazy graph module)."""
     try:
         from torch.fx._lazy_graph_module import _force_skip_lazy_graph_module
     except ImportError:
@@ -236,16 +240,13 @@ def bisect() -> int:
     return 0
 
 
-def compile_kwargs() -> dict:
-    """The same torch.compile arguments verify-compile used."""
+def compiled_call(fn: Callable) -> Callable:
+    """torch.compile with the same arguments verify-compile used; under CUDA graphs, each call a new step."""
     backend = CASE["backend"]
-    kwargs: dict = {"backend": resolve(backend) if ":" in backend else backend,
-                    "fullgraph": CASE["fullgraph"], "dynamic": CASE["dynamic"]}
-    if CASE["mode"]:
-        kwargs["mode"] = CASE["mode"]
-    if CASE["options"]:
-        kwargs["options"] = dict(CASE["options"])
-    return kwargs
+    compiled = torch.compile(fn, **compile_kwargs(resolve(backend) if ":" in backend else backend, CASE["mode"],
+                                                  CASE["options"], CASE["dynamic"], CASE["fullgraph"]))
+    graphs = uses_cudagraphs(backend, CASE["mode"], CASE["options"], torch.device(CASE["device"]))
+    return marking_steps(compiled) if graphs else compiled
 
 
 def make_compiled(model: Optional[torch.nn.Module], fn: Callable, sets: list, pristine: dict) -> tuple:
