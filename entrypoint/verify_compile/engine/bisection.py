@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from verify_compile.engine.repro_template import BISECT_MARKER
+from verify_compile.engine.portable import BISECT_MARKER
 
 _TAIL = 1500
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import torch
 
-from verify_compile.engine import isolation, tree
+from verify_compile.engine import isolation, portable
+from verify_compile.engine.portable import CallRecord
 from verify_compile.results import Mismatch
 from verify_compile.spec import Tolerance
 
@@ -46,18 +46,6 @@ _SCALE_FLOOR = {torch.float16: 1e-3, torch.bfloat16: 1.6e-2}
 _SCALE_FLOOR_DEFAULT = 1e-5
 
 MISSING = object()  # an fp64 counterpart that does not exist
-
-
-@dataclass
-class CallRecord:
-    """What one call left behind: its output, its inputs afterwards, changed module state, and gradients."""
-
-    output: Any  # a copy taken right after the call
-    inputs: Any  # (args, kwargs) after the call: in-place mutations show here
-    state: dict  # "param fc.weight" / "buffer bn.running_mean" -> tensor, only entries that changed
-    grads: dict  # "grad fc.weight" / "grad input[0]" -> tensor or None
-    aliases: dict = field(default_factory=dict)  # output leaf -> the input leaf whose memory it shares
-    raw_output: Any = None  # the output itself: a later call must not change it
 
 
 def resolve_tolerance(tol: Tolerance, dtype: torch.dtype) -> tuple:
@@ -132,7 +120,7 @@ class _Lazy:
 def walk(ref: Any, res: Any, where: str, tol: Tolerance, found: list,
          fp64: Callable[[], Any] = lambda: MISSING, suffix: str = "", depth: int = 0) -> None:
     """Compare two nested values; append a Mismatch for each leaf that differs."""
-    if depth > tree.MAX_DEPTH:  # a cyclic or absurdly deep object graph: what is above was compared
+    if depth > portable.MAX_DEPTH:  # a cyclic or absurdly deep object graph: what is above was compared
         return
     if isinstance(ref, torch.Tensor) or isinstance(res, torch.Tensor):
         if not (isinstance(ref, torch.Tensor) and isinstance(res, torch.Tensor)):
@@ -143,12 +131,12 @@ def walk(ref: Any, res: Any, where: str, tol: Tolerance, found: list,
     if type(ref) is not type(res):  # dynamo keeps container types: a list for a tuple is a real difference
         found.append(_type_mismatch(ref, res, where + suffix))
         return
-    children = tree.steps(ref)
+    children = portable.steps(ref)
     if children is None and isinstance(ref, float):
         _add(found, _compare_floats(ref, res, where + suffix, tol, fp64))
         return
-    if children is None and tree.is_plain_object(ref):
-        children = tree.attribute_steps(ref, res)
+    if children is None and portable.is_plain_object(ref):
+        children = portable.attribute_steps(ref, res)
     if children is None:
         _add(found, _compare_values(ref, res, where + suffix))
         return
@@ -173,7 +161,7 @@ def _structure_problem(ref: Any, res: Any) -> str:
     return ""
 
 
-def _child_fp64(fp64: Callable[[], Any], step: tree.Step) -> Callable[[], Any]:
+def _child_fp64(fp64: Callable[[], Any], step: portable.Step) -> Callable[[], Any]:
     """The float64 counterpart of a child, looked up only when a comparison needs it."""
     def get() -> Any:
         parent = fp64()

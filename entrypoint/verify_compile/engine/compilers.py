@@ -4,7 +4,6 @@ comparison, outputs-kept checks, the float64 rule, diagnostics) is shared by all
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import tempfile
@@ -17,7 +16,6 @@ import torch
 
 from verify_compile import results as R
 from verify_compile.channel import SCRATCH_ENV
-from verify_compile.engine.calls import state_of
 from verify_compile.engine.exporting import (
     PhaseError,
     describe_dynamic,
@@ -26,12 +24,10 @@ from verify_compile.engine.exporting import (
     input_checker,
 )
 from verify_compile.engine.loading import LoadError, resolve_backend
+from verify_compile.engine.portable import compile_kwargs, marking_steps, state_of, uses_cudagraphs
 from verify_compile.engine.reference import Reference
 from verify_compile.errors import exception_summary
-from verify_compile.spec import AOT_INDUCTOR, BackendSpec, Case
-
-# Modes that run inductor's output through CUDA graphs, whose outputs the next call overwrites by design.
-_CUDAGRAPH_MODES = ("reduce-overhead", "max-autotune")
+from verify_compile.spec import AOT_INDUCTOR, Case
 
 
 @dataclass
@@ -66,38 +62,15 @@ def build(case: Case, ref: Reference, on_phase: Callable[[str], None]) -> Compil
     backend = resolve_backend(case.backend, case.model.base_dir)
     module = ref.fresh_module()
     target = module if module is not None else ref.fn
-    compiled = torch.compile(target, **compile_kwargs(case.backend, backend))
-    if uses_cudagraphs(case.backend, ref.device):
-        return Compiled(call=_marking_steps(compiled), module=module, kind="torch.compile", keeps_outputs=False,
+    spec = case.backend
+    compiled = torch.compile(target, **compile_kwargs(backend, spec.mode, spec.options, spec.dynamic, spec.fullgraph))
+    if uses_cudagraphs(spec.backend, spec.mode, spec.options, ref.device):
+        return Compiled(call=marking_steps(compiled), module=module, kind="torch.compile", keeps_outputs=False,
                         notes=["CUDA graphs overwrite a call's outputs on the next call (documented): each output "
                                "was copied before the next call and steps were marked with "
                                "torch.compiler.cudagraph_mark_step_begin(), so only overwrites within one call "
                                "count"])
     return Compiled(call=compiled, module=module, kind="torch.compile")
-
-
-def compile_kwargs(spec: BackendSpec, backend: object) -> dict:
-    kwargs = {"backend": backend, "fullgraph": spec.fullgraph, "dynamic": spec.dynamic}
-    if spec.mode:
-        kwargs["mode"] = spec.mode
-    if spec.options:
-        kwargs["options"] = dict(spec.options)
-    return kwargs
-
-
-def uses_cudagraphs(spec: BackendSpec, device: torch.device) -> bool:
-    if device.type != "cuda":
-        return False
-    return spec.mode in _CUDAGRAPH_MODES or bool((spec.options or {}).get("triton.cudagraphs")) \
-        or spec.backend == "cudagraphs"
-
-
-def _marking_steps(compiled: Callable) -> Callable:
-    @functools.wraps(compiled)
-    def call(*args: object, **kwargs: object) -> object:
-        torch.compiler.cudagraph_mark_step_begin()  # a new step: the previous outputs may be overwritten now
-        return compiled(*args, **kwargs)
-    return call
 
 
 def _shipped(case: Case, ref: Reference, on_phase: Callable[[str], None]) -> Compiled:

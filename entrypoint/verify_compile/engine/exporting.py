@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 import torch
 
 from verify_compile import results as R
+from verify_compile.engine.portable import bound, dynamic_shapes, function_module
 from verify_compile.errors import exception_summary
 
 _DRAFT = "torch.export.draft_export(...) lists every export problem of a model at once"
@@ -29,33 +30,6 @@ class PhaseError(Exception):
     def __init__(self, phase: str, message: str) -> None:
         super().__init__(message)
         self.phase = phase
-
-
-class FunctionModule(torch.nn.Module):
-    """A plain function as a module, which is what torch.export takes."""
-
-    def __init__(self, fn: Callable) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        return self.fn(*args, **kwargs)
-
-
-def function_module(fn: Callable) -> torch.nn.Module:
-    """`fn` as a module whose forward() shows fn's own signature: torch.export matches `dynamic_shapes` by
-    parameter name, and cannot match them through `**kwargs`."""
-    try:
-        signature = inspect.signature(fn)
-    except (TypeError, ValueError):  # a builtin without a signature: *args, **kwargs it is
-        return FunctionModule(fn)
-    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
-
-    def forward(self: FunctionModule, *args: Any, **kwargs: Any) -> Any:
-        return self.fn(*args, **kwargs)
-    forward.__signature__ = signature.replace(parameters=[self_param, *signature.parameters.values()],
-                                              return_annotation=inspect.Signature.empty)
-    return type("FunctionModule", (FunctionModule,), {"forward": forward})(fn)
 
 
 def export_program(module: Optional[torch.nn.Module], fn: Callable, input_sets: list,
@@ -104,11 +78,6 @@ def export_message(e: BaseException, small: str = "") -> str:
     hints += [_PYTREE] if "register a pytree" in text else []
     return (exception_summary(e) + (f" {explanation[:300]}" if explanation else "")
             + f" ({'; '.join(hints + [_DRAFT])})")
-
-
-def bound(target: torch.nn.Module, args: tuple, kwargs: dict) -> dict:
-    """The call's arguments by forward()'s parameter names, as torch.export matches `dynamic_shapes`."""
-    return dict(inspect.signature(target.forward).bind(*args, **kwargs).arguments)
 
 
 def tensor_shapes(value: Any, path: tuple = ()) -> dict:
@@ -178,33 +147,6 @@ def _rebased(names: dict, target: torch.nn.Module, args: tuple, kwargs: dict, ar
                 var = next(p.name for p in params if p.kind == p.VAR_KEYWORD)
                 out[(var, key) + rest[1:]] = per_dim
     return out
-
-
-def dynamic_shapes(target: torch.nn.Module, args: tuple, kwargs: dict, dynamic: list) -> Optional[dict]:
-    """torch.export's `dynamic_shapes` for `dynamic`, or None when every dim is static."""
-    if not dynamic:
-        return None
-    from torch.export import Dim
-
-    dims: dict = {}
-    by_path: dict = {}
-    for path, d, name in dynamic:
-        if name is None:
-            by_path.setdefault(path, {})[d] = Dim.AUTO
-        else:
-            by_path.setdefault(path, {})[d] = dims.setdefault(name, Dim(name, min=1))
-    return {name: _spec_tree(value, (name,), by_path) for name, value in bound(target, args, kwargs).items()}
-
-
-def _spec_tree(value: Any, path: tuple, by_path: dict) -> Any:
-    if isinstance(value, torch.Tensor):
-        return by_path.get(path)
-    if isinstance(value, dict):
-        return {k: _spec_tree(v, path + (k,), by_path) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):  # the same container type: torch.export matches the structure
-        items = [_spec_tree(v, path + (i,), by_path) for i, v in enumerate(value)]
-        return items if isinstance(value, list) else tuple(items)
-    return None
 
 
 def input_checker(program: Any, dynamic: list, labels: list, dim_names: Optional[list] = None) -> Callable:

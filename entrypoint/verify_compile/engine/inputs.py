@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from verify_compile.engine.tree import map_tensors
+from verify_compile.engine.portable import map_tensors
 from verify_compile.spec import FileSpec, InputSet, TensorSpec
 
 _DTYPES = {name: getattr(torch, name) for name in (
@@ -94,15 +94,3 @@ def _tensor(spec: TensorSpec, gen: torch.Generator) -> torch.Tensor:
 def _place(value: Any, device: torch.device, dtype: torch.dtype) -> Any:
     """Move loaded data to the device; floating tensors take the model's dtype."""
     return map_tensors(value, lambda t: t.to(device=device, dtype=dtype if t.is_floating_point() else t.dtype))
-
-
-def clone_value(value: Any) -> Any:
-    """A deep copy of an argument tree: fresh leaf tensors with the same requires_grad."""
-    return map_tensors(value, lambda t: t.detach().clone().requires_grad_(t.requires_grad)
-                       if t.is_floating_point() or t.is_complex() else t.detach().clone())
-
-
-def cast_floating(value: Any, dtype: torch.dtype) -> Any:
-    """The same tree with floating tensors cast to `dtype` (for the float64 reference)."""
-    return map_tensors(value, lambda t: t.detach().to(dtype).requires_grad_(t.requires_grad)
-                       if t.is_floating_point() else t)

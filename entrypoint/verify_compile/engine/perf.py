@@ -10,7 +10,7 @@ from typing import Callable
 
 import torch
 
-from verify_compile.engine.inputs import clone_value
+from verify_compile.engine.portable import clone_value
 from verify_compile.results import Perf
 
 _WARMUP = 2

@@ -14,12 +14,20 @@ from typing import Callable, Optional
 
 import torch
 
-from verify_compile.engine.calls import call_once, overwritten, same_tensor, state_of
-from verify_compile.engine.compare import CallRecord, compare_calls
-from verify_compile.engine.inputs import cast_floating, has_random_tensor, materialize, torch_dtype
+from verify_compile.engine.compare import compare_calls
+from verify_compile.engine.inputs import has_random_tensor, materialize, torch_dtype
 from verify_compile.engine.loading import LoadError, build_callable, example_inputs
-from verify_compile.engine.torchstate import seed_everything
-from verify_compile.engine.tree import map_tensors, tensor_leaves
+from verify_compile.engine.portable import (
+    CallRecord,
+    call_once,
+    cast_floating,
+    map_tensors,
+    overwritten,
+    same_tensor,
+    seed_everything,
+    state_of,
+    tensor_leaves,
+)
 from verify_compile.errors import exception_summary
 from verify_compile.results import EAGER, LOAD
 from verify_compile.spec import ModelSpec

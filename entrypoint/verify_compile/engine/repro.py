@@ -15,14 +15,19 @@ from typing import Any
 import torch
 
 from verify_compile import __version__
-from verify_compile.engine.compare import DEFAULT_TOLERANCES, CallRecord
+from verify_compile.engine import portable
+from verify_compile.engine.compare import DEFAULT_TOLERANCES, GRADIENT_TOLERANCES
 from verify_compile.engine.inputs import materialize, torch_dtype
+from verify_compile.engine.portable import CallRecord, map_tensors
 from verify_compile.engine.reference import Reference
-from verify_compile.engine.tree import leaves, map_tensors
 from verify_compile.results import Observation
-from verify_compile.spec import Case
+from verify_compile.spec import Case, case_id
 
 TEMPLATE = Path(__file__).with_name("repro_template.py")
+PORTABLE = Path(portable.__file__)
+# The bundle's verbatim copy of portable.py, beside repro.py (the user's modules are copied into src/).
+PORTABLE_COPY = "verify_compile_portable.py"
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # what the config allows in model names and backend ids
 _CASE_BLOCK = re.compile(r"^# ---- the case: written by verify-compile ----\n.*?^# ---- end of the case ----\n",
                          re.M | re.S)
 
@@ -38,9 +43,17 @@ _COMMENTS = {
 }
 
 
-def safe_name(case_id: str) -> str:
-    """A folder name for a case id: `mlp[inductor-max-autotune]` -> `mlp_inductor-max-autotune`."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", case_id).strip("_.") or "case"
+def safe_name(case: str) -> str:
+    """A folder name for a case id, different for every id: `mlp[inductor-max-autotune]` ->
+    `mlp_inductor-max-autotune`. The first `_` separates model and backend, so one in the model's name is
+    written `~` (`conv_bn[aot_eager]` -> `conv~bn_aot_eager`), and `a_b[x]` and `a[b_x]` get folders of their
+    own; an id of another form is escaped whole, `~` then `~hex~` for each character outside [A-Za-z0-9.-]."""
+    model, _, backend = case[:-1].partition("[")
+    if case.endswith("]") and case_id(model, backend) == case and _NAME.fullmatch(model) \
+            and _NAME.fullmatch(backend):
+        return f"{model.replace('_', '~')}_{backend}"  # "." and ".." cannot come out: "_" is always in it
+    # No "_" in this form, so it never equals one of the above.
+    return "~" + "".join(c if c.isascii() and (c.isalnum() or c in ".-") else f"~{ord(c):x}~" for c in case)
 
 
 def write_bundle(case: Case, ref: Reference, set_index: int, observed: CallRecord, result: Observation,
@@ -59,6 +72,7 @@ def write_bundle(case: Case, ref: Reference, set_index: int, observed: CallRecor
     if Path(spec.config_file).is_file():
         (folder / "config").mkdir(exist_ok=True)
         shutil.copy2(spec.config_file, folder / "config" / Path(spec.config_file).name)
+    shutil.copyfile(PORTABLE, folder / PORTABLE_COPY)  # verbatim: what the script shares with the engine
     repro = _recipe(case, ref, calls, folder, notes)
     repro["export"] = _export_recipe(compiled, folder, notes)
     entry = {"case_id": case.id, "failing_input_set": calls, "message": result.message,
@@ -103,8 +117,8 @@ def _recipe(case: Case, ref: Reference, calls: int, folder: Path, notes: list) -
         "seeds": [ref.seed_for(i) for i in range(calls)],
         "labels": list(ref.labels[:calls]),
         "tolerance": {"atol": spec.tolerance.atol, "rtol": spec.tolerance.rtol},
-        "default_tolerances": {str(dtype).replace("torch.", ""): list(tol) for dtype, tol
-                               in DEFAULT_TOLERANCES.items()},
+        "default_tolerances": _tolerances(DEFAULT_TOLERANCES),
+        "gradient_tolerances": _tolerances(GRADIENT_TOLERANCES),  # for "grad ..." leaves
         "search_path": ["src", spec.base_dir],
     }
 
@@ -144,18 +158,8 @@ def render_script(repro: dict) -> str:
 
 
 def flatten_call(obs: CallRecord) -> dict:
-    """An observation as {where: leaf}, named like the report ("output[0]", "input[1] after the call",
-    "param fc.weight"): loadable with weights_only=True whatever the output's container types."""
-    flat: dict = {}
-    _flatten(obs.output, "output", flat)
-    args, kwargs = obs.inputs
-    for i, value in enumerate(args):
-        _flatten(value, f"input[{i}]", flat, " after the call")
-    for key, value in kwargs.items():
-        _flatten(value, f"input[{key!r}]", flat, " after the call")
-    flat.update(obs.state)
-    flat.update(obs.grads)
-    return {k: _portable(v) for k, v in flat.items()}
+    """A record as {where: leaf}, named like the report (portable.flatten_call), with tensors on the CPU."""
+    return {k: _portable(v) for k, v in portable.flatten_call(obs).items()}
 
 
 def environment(device: torch.device) -> dict:
@@ -171,12 +175,6 @@ def environment(device: torch.device) -> dict:
         "platform": platform.platform(),
         "verify_compile": __version__,
     }
-
-
-def _flatten(value: Any, where: str, out: dict, suffix: str = "") -> None:
-    for name, leaf in leaves(value, where):
-        plain = isinstance(leaf, torch.Tensor) or leaf is None or isinstance(leaf, (bool, int, float, complex, str))
-        out[name + suffix] = leaf if plain else repr(leaf)  # an object weights_only cannot load: what it looked like
 
 
 def _copy_source(target: str, base_dir: str, folder: Path, copies: dict) -> str:
@@ -211,6 +209,10 @@ def _save(value: Any, path: Path, notes: list, check: bool = True) -> None:
             torch.load(path, weights_only=True)
         except Exception as e:  # the script falls back to a full unpickle, which needs the same classes
             notes.append(f"repro bundle: {path.name} is not loadable with weights_only=True ({type(e).__name__})")
+
+
+def _tolerances(by_dtype: dict) -> dict:
+    return {str(dtype).replace("torch.", ""): list(tol) for dtype, tol in by_dtype.items()}
 
 
 def _plain(value: Any) -> Any:

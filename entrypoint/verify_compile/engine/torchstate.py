@@ -1,9 +1,8 @@
-"""Global torch settings that make verdicts reproducible, and restoring them so no case leaks into the next."""
+"""Restoring torch's process-wide state after every case, so no case leaks into the next; the settings that make
+verdicts reproducible are portable.configure_for_verification."""
 
 from __future__ import annotations
 
-import random
-import sys
 import warnings
 from dataclasses import dataclass
 
@@ -13,26 +12,7 @@ import torch._dynamo.config
 import torch._inductor.config
 from torch._dynamo.utils import counters
 
-
-def configure_for_verification() -> None:
-    """Settings the reference harnesses use: deterministic kernels, no TF32, eager-identical RNG in inductor,
-    and errors raised instead of silently falling back to eager."""
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.deterministic = True
-    torch.backends.cudnn.benchmark = False
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    torch._inductor.config.fallback_random = True
-    torch._dynamo.config.suppress_errors = False
-    if hasattr(torch._dynamo.config, "fail_on_recompile_limit_hit"):
-        torch._dynamo.config.fail_on_recompile_limit_hit = True
-
-
-def seed_everything(seed: int) -> None:
-    torch.manual_seed(seed)
-    random.seed(seed)
-    if "numpy" in sys.modules:
-        sys.modules["numpy"].random.seed(seed % 2**32)
+from verify_compile.engine.portable import configure_for_verification
 
 
 @dataclass
