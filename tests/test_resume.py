@@ -17,9 +17,9 @@ def _setup(d) -> None:
     folder = ConfigDir(d, ("models.py",))
     folder.add("mybackend.py", GOOD)
     folder("version: 1\ndefaults: {device: cpu, benchmark: false}\nmodels:\n"
-          "  - {name: a, function: models.py:relu_model, inputs: [{args: [{shape: [4]}]}],"
-          " backends: [aot_eager, mybackend.py:b]}\n"
-          "  - {name: c, function: models.py:relu_model, inputs: [{args: [{shape: [4]}]}], backends: [eager]}\n")
+           "  - {name: a, function: models.py:relu_model, inputs: [{args: [{shape: [4]}]}],"
+           " backends: [aot_eager, mybackend.py:b]}\n"
+           "  - {name: c, function: models.py:relu_model, inputs: [{args: [{shape: [4]}]}], backends: [eager]}\n")
 
 
 def test_resume_reruns_every_case_whose_config_sources_or_torch_changed(tmp_path):
