@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import pytest
 
-from helpers import FIXTURES, JUNIT_XSD, SHARED_MISSING
+from helpers import DEFAULT_FIXTURES, JUNIT_XSD, SHARED_MISSING, ConfigDir
 
 
 @pytest.fixture
@@ -21,14 +20,15 @@ def junit_schema():
 
 
 @pytest.fixture
-def config_dir(tmp_path: Path) -> Callable[..., Path]:
-    """A folder holding copies of the fixture models and backends and a config written into it:
-    `config_dir(text, name="c.yaml")` returns the config's path (its folder is the tests' working directory)."""
-    for name in ("models.py", "backends.py"):
-        shutil.copy(FIXTURES / name, tmp_path / name)
+def config_dir(tmp_path: Path) -> ConfigDir:
+    """The test's tmp_path as a ConfigDir: the fixture models.py and backends.py copied in, `config_dir(text)`
+    writes cfg.yaml there, `config_dir.run(...)` runs the CLI there."""
+    return ConfigDir(tmp_path)
 
-    def make(text: str, name: str = "c.yaml") -> Path:
-        path = tmp_path / name
-        path.write_text(text)
-        return path
+
+@pytest.fixture(scope="module")
+def module_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., ConfigDir]:
+    """For module-scoped fixtures: `module_config_dir(name, fixtures=...)` is a new ConfigDir of its own."""
+    def make(name: str, fixtures: Iterable[str] = DEFAULT_FIXTURES) -> ConfigDir:
+        return ConfigDir(tmp_path_factory.mktemp(name), fixtures)
     return make

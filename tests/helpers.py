@@ -3,12 +3,17 @@ conftest.py."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
+from unittest import mock
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
@@ -34,6 +39,56 @@ def run_cli(*args: str, cwd: Path | str | None = None, timeout: float = 600,
     full_env = {**os.environ, "PYTHONPATH": str(REPO / "entrypoint"), **(env or {})}
     return subprocess.run([sys.executable, "-m", "verify_compile", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout, env=full_env)
+
+
+DEFAULT_FIXTURES = ("models.py", "backends.py")
+
+
+class ConfigDir:
+    """A folder to run configs in, the one set-up of the tests that do: copies of fixture files (tests/fixtures),
+    the files and configs a test writes, and the CLI run with the folder as its working directory. conftest.py's
+    `config_dir` (a test's tmp_path) and `module_config_dir` (for module-scoped fixtures) make them."""
+
+    def __init__(self, path: Path, fixtures: Iterable[str] = DEFAULT_FIXTURES) -> None:
+        self.path = path
+        for name in fixtures:
+            self.add(name)
+
+    def add(self, name: str, content: str | Path | None = None) -> Path:
+        """NAME in the folder: `content` written (text), copied (a Path), or the fixture file of that name."""
+        path = self.path / name
+        if isinstance(content, str):
+            return write(path, content)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(FIXTURES / name if content is None else content, path)
+        return path
+
+    def __call__(self, text: str, name: str | bytes = "cfg.yaml") -> Path:
+        """Write a config; its path. A bytes name is given to the OS as it is (it need not be UTF-8)."""
+        return self.add(os.fsdecode(name), text)
+
+    def run(self, *args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+        """`verify-compile ARGS` in the folder (`run_cli`)."""
+        return run_cli(*args, cwd=self.path, timeout=timeout, env=env)
+
+
+def refused(*argv: str, cwd: Path) -> tuple[int, str]:
+    """`verify-compile ARGV` in this process, with `cwd` as its working directory, for a request that must be
+    refused before anything runs: (its exit code, its stderr). A request that gets as far as starting workers
+    fails the test instead of running; an exception out of the CLI is the traceback a user would see."""
+    from verify_compile import app, cli
+
+    def no_session(*_: object) -> None:
+        raise AssertionError(f"verify-compile {' '.join(argv)} got past its checks and started a run")
+
+    err, before = io.StringIO(), os.getcwd()
+    os.chdir(cwd)
+    try:
+        with mock.patch.object(app, "_session", no_session), redirect_stderr(err), redirect_stdout(io.StringIO()):
+            code = cli.main(list(argv))
+    finally:
+        os.chdir(before)
+    return code, err.getvalue()
 
 
 def flat(record: dict) -> dict:
@@ -75,3 +130,72 @@ def judged(outcome: str = "pass", message: str = "", fail_on: tuple = ("mismatch
     observation = Observation(**{**base, **fields}, outcome=outcome, message=message)
     return judge_case(observation, expectation or Expectation(), Baseline(baseline) if baseline is not None else None,
                       fail_on)
+
+
+# --- the GitHub runner's side of the action: its environment, its log's workflow commands, its output file -------
+
+def run_action(workspace: Path, inputs: dict, timeout: float = 300, cmd: list | None = None,
+               env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    """`verify-compile action` with the environment a runner gives a step, nothing inherited from this one."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INPUT_", "GITHUB_", "RUNNER_", "VC_"))}
+    env.update(PYTHONPATH=str(REPO / "entrypoint"), GITHUB_ACTIONS="true", CI="true",
+               GITHUB_WORKSPACE=str(workspace), GITHUB_OUTPUT=str(workspace.parent / "output"),
+               GITHUB_STEP_SUMMARY=str(workspace.parent / "summary.md"), RUNNER_TEMP=str(workspace.parent))
+    for path in ("output", "summary.md"):
+        (workspace.parent / path).write_text("")  # the runner creates both files before the step starts
+    env.update({f"INPUT_{name.upper().replace(' ', '_')}": value for name, value in inputs.items()})
+    env.update(env_extra or {})
+    cmd = cmd or [sys.executable, "-m", "verify_compile", "action"]  # this checkout's code, installed or not
+    # stderr into stdout, as the runner shows them: one log, so fences must hold across both streams
+    return subprocess.run(cmd, cwd=workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=timeout)
+
+
+def live_commands(log: str) -> list:
+    """The lines a runner would execute as workflow commands: `::name ...::` after leading blanks, or the legacy
+    `##[name ...]` anywhere in a line, except between `::stop-commands::TOKEN` and `::TOKEN::`."""
+    live, token = [], None
+    for line in log.splitlines():
+        if token is not None:
+            if line.strip() == f"::{token}::":
+                token = None
+            continue
+        if line.lstrip().startswith("::") or "##[" in line:
+            live.append(line.strip())
+            if line.lstrip().startswith("::stop-commands::"):
+                token = line.strip()[len("::stop-commands::"):]
+    assert token is None, "a ::stop-commands:: fence is never closed: every later command would be dead"
+    return live
+
+
+def parse_command(line: str) -> tuple:
+    """(name, properties, message) of a `::name k=v,k=v::message` line, unescaped as the runner does."""
+    match = re.fullmatch(r"::([\w-]+)(?: ([^:]*))?::(.*)", line)
+    assert match, f"not a well-formed workflow command: {line!r}"
+
+    def unescape(text: str) -> str:
+        for code, char in (("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","), ("%25", "%")):
+            text = text.replace(code, char)
+        return text
+
+    props = dict(p.split("=", 1) for p in match.group(2).split(",")) if match.group(2) else {}
+    return match.group(1), {k: unescape(v) for k, v in props.items()}, unescape(match.group(3))
+
+
+def read_outputs(path: Path) -> dict:
+    """`$GITHUB_OUTPUT` read the runner's way: `name<<DELIM` ... `DELIM` blocks (or `name=value` lines)."""
+    outputs, lines = {}, path.read_text().split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if "<<" in line:
+            name, delimiter = line.split("<<", 1)
+            end = lines.index(delimiter, i + 1)
+            outputs[name] = "\n".join(lines[i + 1:end])
+            i = end + 1
+        else:
+            if line:
+                name, value = line.split("=", 1)
+                outputs[name] = value
+            i += 1
+    return outputs

@@ -1,6 +1,7 @@
 """The GitHub Action's entrypoint, driven exactly as the runner drives it: a workspace as the working directory,
 inputs as INPUT_* variables, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, `verify-compile action` as a process.
-The log is then read the way the runner reads it, workflow commands, `::stop-commands::` fences and all."""
+The log is then read the way the runner reads it, workflow commands, `::stop-commands::` fences and all (the
+runner's side: helpers.py; the workflow-command helpers alone: tests/unit/test_workflow_commands.py)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from helpers import REPO, judged, write
-from verify_compile.github.commands import command, escape_data, escape_property, fence, format_outputs, read_input
+from helpers import REPO, judged, live_commands, parse_command, read_outputs, run_action, write
 from verify_compile.records import dump_json
 from verify_compile.results import RunResult
 
@@ -71,74 +71,6 @@ models:
     inputs:
       - args: [{shape: [4]}]
 '''
-
-
-def run_action(workspace: Path, inputs: dict, timeout: float = 300, cmd: list | None = None,
-               env_extra: dict | None = None) -> subprocess.CompletedProcess:
-    """`verify-compile action` with the environment a runner gives a step, nothing inherited from this one."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("INPUT_", "GITHUB_", "RUNNER_", "VC_"))}
-    env.update(PYTHONPATH=str(REPO / "entrypoint"), GITHUB_ACTIONS="true", CI="true",
-               GITHUB_WORKSPACE=str(workspace), GITHUB_OUTPUT=str(workspace.parent / "output"),
-               GITHUB_STEP_SUMMARY=str(workspace.parent / "summary.md"), RUNNER_TEMP=str(workspace.parent))
-    for path in ("output", "summary.md"):
-        (workspace.parent / path).write_text("")  # the runner creates both files before the step starts
-    env.update({f"INPUT_{name.upper().replace(' ', '_')}": value for name, value in inputs.items()})
-    env.update(env_extra or {})
-    exe = shutil.which("verify-compile")
-    cmd = cmd or ([exe, "action"] if exe else [sys.executable, "-m", "verify_compile", "action"])
-    # stderr into stdout, as the runner shows them: one log, so fences must hold across both streams
-    return subprocess.run(cmd, cwd=workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=timeout)
-
-
-def live_commands(log: str) -> list:
-    """The lines a runner would execute as workflow commands: `::name ...::` after leading blanks, or the legacy
-    `##[name ...]` anywhere in a line, except between `::stop-commands::TOKEN` and `::TOKEN::`."""
-    live, token = [], None
-    for line in log.splitlines():
-        if token is not None:
-            if line.strip() == f"::{token}::":
-                token = None
-            continue
-        if line.lstrip().startswith("::") or "##[" in line:
-            live.append(line.strip())
-            if line.lstrip().startswith("::stop-commands::"):
-                token = line.strip()[len("::stop-commands::"):]
-    assert token is None, "a ::stop-commands:: fence is never closed: every later command would be dead"
-    return live
-
-
-def parse_command(line: str) -> tuple:
-    """(name, properties, message) of a `::name k=v,k=v::message` line, unescaped as the runner does."""
-    match = re.fullmatch(r"::([\w-]+)(?: ([^:]*))?::(.*)", line)
-    assert match, f"not a well-formed workflow command: {line!r}"
-
-    def unescape(text: str) -> str:
-        for code, char in (("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","), ("%25", "%")):
-            text = text.replace(code, char)
-        return text
-
-    props = dict(p.split("=", 1) for p in match.group(2).split(",")) if match.group(2) else {}
-    return match.group(1), {k: unescape(v) for k, v in props.items()}, unescape(match.group(3))
-
-
-def read_outputs(path: Path) -> dict:
-    """`$GITHUB_OUTPUT` read the runner's way: `name<<DELIM` ... `DELIM` blocks (or `name=value` lines)."""
-    outputs, lines = {}, path.read_text().split("\n")
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if "<<" in line:
-            name, delimiter = line.split("<<", 1)
-            end = lines.index(delimiter, i + 1)
-            outputs[name] = "\n".join(lines[i + 1:end])
-            i = end + 1
-        else:
-            if line:
-                name, value = line.split("=", 1)
-                outputs[name] = value
-            i += 1
-    return outputs
 
 
 def make_workspace(tmp_path: Path, config: str) -> Path:
@@ -467,27 +399,6 @@ def test_merge_needs_no_torch(tmp_path):
     assert proc.returncode == 0, proc.stdout
     outputs = read_outputs(tmp_path / "output")
     assert (outputs["total"], outputs["passed"], outputs["skipped"]) == ("2", "1", "1")
-
-
-def test_workflow_command_helpers():
-    assert escape_data("100%\r\nnext") == "100%25%0D%0Anext"
-    assert escape_property("a:b,c%") == "a%3Ab%2Cc%25"
-    line = command("error", "bad\n::set-output name=x::y", file="c,1.yaml", line=3, title="t: x")
-    assert line == "::error file=c%2C1.yaml,line=3,title=t%3A x::bad%0A::set-output name=x::y"
-    assert parse_command(line) == ("error", {"file": "c,1.yaml", "line": "3", "title": "t: x"},
-                                   "bad\n::set-output name=x::y")
-    fenced = fence("::error::x\n##[error]y")
-    assert live_commands(fenced) == [fenced.splitlines()[0]]
-    assert read_input({"INPUT_FAIL-ON": " error "}, "fail_on") == "error"
-    assert read_input({"INPUT_FAIL_ON": "mismatch"}, "fail_on") == "mismatch"
-    assert read_input({}, "junit_path", "x.xml") == "x.xml"
-
-
-def test_outputs_survive_values_that_look_like_delimiters(tmp_path):
-    path = tmp_path / "output"
-    value = "line one\nEOF\nghadelimiter_1234\nname<<EOF"
-    path.write_text(format_outputs({"a": value, "b": 7}))
-    assert read_outputs(path) == {"a": value, "b": "7"}
 
 
 def test_outputs_add_up_and_every_outcome_is_annotated(tmp_path):

@@ -91,12 +91,3 @@ def test_a_crashing_or_empty_bisection_explains_itself(tmp_path: Path) -> None:
     assert found is None and why.startswith("bisection named no culprit")
 
 
-def test_summary_names_stage_subsystem_and_step() -> None:
-    from verify_compile.engine.bisection import summary
-
-    assert summary({"backend": "inductor", "subsystem": "lowerings", "bisect_number": 2,
-                    "debug_info": "relu"}) == "inductor > lowerings > relu"
-    assert summary({"backend": "inductor", "subsystem": "inductor_fallback_random", "bisect_number": 0,
-                    "debug_info": "inductor_fallback_random"}) == "inductor > inductor_fallback_random"
-    assert summary({"backend": "aot_eager_decomp_partition", "subsystem": None, "bisect_number": None,
-                    "debug_info": None}) == "aot_eager_decomp_partition"

@@ -1,41 +1,26 @@
 """The worker channel and the worker's processes: a model can corrupt its channel, print gigabytes, start
-daemons or outlive its run; each costs at most its own case, and nothing it started survives."""
+daemons or outlive its run; each costs at most its own case, and nothing it started survives. (The framing
+itself: tests/unit/test_channel_unit.py.)"""
 
 from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pytest
-
-from helpers import FIXTURES, REPO, results_by_id, run_cli, write
-from verify_compile.channel import MAGIC, ChannelError, FrameReader, json_frame
+from helpers import DEFAULT_FIXTURES, REPO, ConfigDir, results_by_id, run_cli
 
 
 def _config(d: Path, entries: list) -> str:
-    for name in ("models.py", "backends.py", "hostile.py"):
-        shutil.copy(FIXTURES / name, d / name)
+    """The fixture models, backends and hostile models in `d`, and a config of `entries` (name, target, timeout)."""
     models = "".join(f"  - {{name: {name}, function: '{target}', timeout: {timeout}, "
                      f"inputs: [{{args: [{{shape: [4]}}]}}]}}\n" for name, target, timeout in entries)
-    write(d / "cfg.yaml", "version: 1\ndefaults: {device: cpu, benchmark: false, backends: [aot_eager]}\n"
-                          "models:\n" + models)
-    return "cfg.yaml"
-
-
-def test_frames_survive_any_split_and_refuse_any_damage():
-    whole = json_frame({"kind": "phase", "index": 1, "phase": "eager"}) * 3
-    reader = FrameReader()
-    got = [p for i in range(len(whole)) for p in reader.feed(whole[i:i + 1])]
-    assert len(got) == 3
-    for damaged in (b"XXXX" + whole[4:], whole[:12] + b"!" + whole[13:], MAGIC + b"\xff\xff\xff\xff" + whole[8:]):
-        with pytest.raises(ChannelError):
-            FrameReader().feed(damaged)
+    return ConfigDir(d, (*DEFAULT_FIXTURES, "hostile.py"))(
+        "version: 1\ndefaults: {device: cpu, benchmark: false, backends: [aot_eager]}\nmodels:\n" + models).name
 
 
 def test_garbage_or_a_forged_frame_on_the_channel_costs_one_case(tmp_path, junit_schema):

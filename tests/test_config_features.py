@@ -1,10 +1,8 @@
 """Config features the README promises, each through a real run: argument kinds, file inputs, example_inputs,
-init arguments, dtype casting, tolerances, redraw, overrides and the live progress display."""
+init arguments, dtype casting, tolerances, redraw and overrides. (The live progress display and seeded inputs,
+in-process: tests/unit/test_reports_unit.py and tests/unit/test_engine_unit.py.)"""
 
 from __future__ import annotations
-
-import io
-import shutil
 
 import pytest
 import torch
@@ -103,15 +101,15 @@ models:
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    d = tmp_path_factory.mktemp("features")
-    write(d / "models.py", MODELS)
-    write(d / "backends.py", BACKENDS)
-    shutil.copy(FIXTURES / "backends.py", d / "stale.py")
-    torch.save({"x": torch.randn(3, 4), "y": torch.randn(4, 2)}, d / "tensors.pt")
-    write(d / "cfg.yaml", CONFIG)
-    run_cli("run", "cfg.yaml", "--json", "out.json", cwd=d)
-    return d, results_by_id(d / "out.json")
+def results(module_config_dir):
+    d = module_config_dir("features", fixtures=())
+    d.add("models.py", MODELS)
+    d.add("backends.py", BACKENDS)
+    d.add("stale.py", FIXTURES / "backends.py")
+    torch.save({"x": torch.randn(3, 4), "y": torch.randn(4, 2)}, d.path / "tensors.pt")
+    d(CONFIG)
+    d.run("run", "cfg.yaml", "--json", "out.json")
+    return d.path, results_by_id(d.path / "out.json")
 
 
 def test_every_argument_kind_reaches_the_model(results):
@@ -156,31 +154,6 @@ def test_overrides_from_the_command_line(results, tmp_path):
                    "--device", "cpu", "--timeout", "30", "--json", "o.json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert set(results_by_id(tmp_path / "o.json")) == {"fp64[eager]", "fp64[identity]"}
-
-
-def test_live_progress_on_a_terminal():
-    from helpers import judged
-    from verify_compile.reports.terminal import Progress
-
-    out = io.StringIO()
-    progress = Progress(total=3, stream=out, live=True)
-    progress.phase("mlp[inductor]", "compile")
-    assert "0/3 done" in out.getvalue() and "mlp[inductor]: compile" in out.getvalue()
-    progress.result(judged("pass", case_id="mlp[inductor]", model="mlp", backend="inductor", duration=2.0))
-    assert "[1/3]" in out.getvalue() and "ETA" in out.getvalue() and "\x1b[32m" in out.getvalue()
-
-
-def test_inputs_are_deterministic_for_a_seed():
-    from verify_compile.engine.inputs import materialize
-    from verify_compile.spec import InputSet, TensorSpec
-
-    spec = InputSet(args=(TensorSpec(shape=(3, 4)), TensorSpec(shape=(5,), dtype="int64", dist="randint", low=0,
-                                                                high=100)))
-    first = materialize(spec, 7, torch.device("cpu"), torch.float32)
-    again = materialize(spec, 7, torch.device("cpu"), torch.float32)
-    other = materialize(spec, 8, torch.device("cpu"), torch.float32)
-    assert all(torch.equal(a, b) for a, b in zip(first[0], again[0]))
-    assert not torch.equal(first[0][0], other[0][0])
 
 
 def test_input_files_are_loaded_without_executing_them(tmp_path):

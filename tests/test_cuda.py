@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import torch
 
-from helpers import FIXTURES, results_by_id, run_cli, write
+from helpers import results_by_id
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible")
 
@@ -54,15 +52,13 @@ models:
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    d = tmp_path_factory.mktemp("cuda")
-    for name in ("models.py", "backends.py"):
-        shutil.copy(FIXTURES / name, d / name)
-    write(d / "oom.py", BACKENDS)
-    write(d / "cfg.yaml", CONFIG)
-    proc = run_cli("run", "cfg.yaml", "--json", "out.json", "--junit", "out.xml", cwd=d)
+def results(module_config_dir):
+    d = module_config_dir("cuda")
+    d.add("oom.py", BACKENDS)
+    d(CONFIG)
+    proc = d.run("run", "cfg.yaml", "--json", "out.json", "--junit", "out.xml")
     assert proc.returncode == 1, proc.stderr
-    return results_by_id(d / "out.json")
+    return results_by_id(d.path / "out.json")
 
 
 @pytest.mark.inductor

@@ -1,21 +1,21 @@
 """Hostile strings and paths: a control byte or a non-UTF-8 byte in a file name, a lone surrogate in an exception,
 ESC/BEL/NUL in messages, HTML in output keys, a results file that breaks one renderer, report paths that are
 inputs, devices, FIFOs or each other. Every report is still written (JUnit valid against the strict schema),
-nothing raw reaches the terminal, and a bad path is refused before anything runs."""
+nothing raw reaches the terminal, and a bad path is refused before anything runs (those refusals are checked
+in-process in the fast tier: tests/unit/test_refusals.py)."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import FIXTURES, REPO, results_by_id, results_of, write
+from helpers import DEFAULT_FIXTURES, REPO, ConfigDir, live_commands, results_by_id, results_of, run_action, write
 
 REPORTS = ("--junit", "r.xml", "--junit-strict", "--json", "r.json", "--markdown", "r.md", "--html", "r.html")
 CONFIG = """version: 1
@@ -35,10 +35,8 @@ def _run(d: Path, *args: str | bytes, env: dict | None = None) -> subprocess.Com
 
 
 def _workspace(d: Path, config_name: bytes) -> bytes:
-    for name in ("models.py", "backends.py", "hostile.py"):
-        shutil.copy(FIXTURES / name, d / name)
-    with open(os.path.join(os.fsencode(d), config_name), "w") as f:
-        f.write(CONFIG)
+    """The fixture models, backends and hostile models in `d`, and CONFIG named `config_name`."""
+    ConfigDir(d, (*DEFAULT_FIXTURES, "hostile.py"))(CONFIG, config_name)
     return config_name
 
 
@@ -106,8 +104,6 @@ def test_a_report_that_cannot_render_costs_only_itself(tmp_path):
 
 
 def test_action_mode_with_a_lone_surrogate_fills_outputs_and_summary(tmp_path):
-    from test_action import live_commands, run_action
-
     ws = tmp_path / "ws"
     ws.mkdir()
     _workspace(ws, b"cfg.yaml")
@@ -124,8 +120,6 @@ def test_action_mode_with_a_lone_surrogate_fills_outputs_and_summary(tmp_path):
 def test_config_problems_in_a_hostile_file_name_are_shown_safely(tmp_path):
     """A config named with a control byte and a non-UTF-8 byte that has a mistake: the CLI prints the problem
     without the raw byte, and the action still writes its summary and outputs (exit 2, no traceback)."""
-    from test_action import live_commands, run_action
-
     ws = tmp_path / "ws"
     ws.mkdir()
     _workspace(ws, b"unused.yaml")
@@ -157,29 +151,6 @@ def test_a_baseline_that_cannot_be_written_costs_no_report(tmp_path, junit_schem
     assert results_of(tmp_path / "r.json")[0]["outcome"] == "pass"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--junit", "same.out", "--json", "same.out"], "--json same.out: --junit writes the same file"),
-    (["--junit", "cfg.yaml"], "--junit cfg.yaml: is an input of this run"),
-    (["--markdown", "hostile.py"], "--markdown hostile.py: is an input of this run"),
-    (["--html", "backends.py"], "--html backends.py: is an input of this run"),
-    (["--junit", "/dev/null"], "exists and is not a regular file (a device)"),
-    (["--junit", "fifo"], "exists and is not a regular file (a FIFO)"),
-    (["--json", "folder"], "--json folder: is a directory"),
-    (["--journal", "r.json", "--json", "r.json"], "writes the same file"),
-    (["--journal", "new.jsonl", "--resume", "old.jsonl", "--json", "old.jsonl"],
-     "--json old.jsonl: is an input of this run (old.jsonl)"),
-])
-def test_bad_report_paths_are_refused_before_anything_runs(tmp_path, args, message):
-    cfg = _workspace(tmp_path, b"cfg.yaml")
-    (tmp_path / "folder").mkdir()
-    os.mkfifo(tmp_path / "fifo")
-    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
-    proc = _run(tmp_path, "run", cfg, *args)
-    assert proc.returncode == 2 and message in proc.stderr.decode(), proc.stderr.decode()
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before, "an input was touched"
-    assert Path("/dev/null").is_char_device() and (tmp_path / "fifo").is_fifo()
-
-
 def test_a_symlinked_report_path_is_written_through(tmp_path):
     cfg = _workspace(tmp_path, b"cfg.yaml")
     (tmp_path / "reports").mkdir()
@@ -192,19 +163,8 @@ def test_a_symlinked_report_path_is_written_through(tmp_path):
     assert [p.name for p in (tmp_path / "reports").iterdir()] == ["real.json"], "no temp file left behind"
 
 
-@pytest.mark.parametrize("args", [["--timeout", "nan"], ["--timeout", "inf"], ["--timeout", "-1"],
-                                  ["--timeout", "0"], ["--memory-limit", "0"], ["--memory-limit", "nan"],
-                                  ["--memory-limit", "9" * 400 + "G"]])
-def test_non_finite_or_non_positive_limits_are_refused(tmp_path, args):
-    cfg = _workspace(tmp_path, b"cfg.yaml")
-    proc = _run(tmp_path, "run", cfg, *args)
-    assert proc.returncode == 2 and args[0] in proc.stderr.decode(), proc.stderr.decode()
-
-
 @pytest.mark.parametrize("extra", ["--help", "-h", "--version", "--only x --version"])
 def test_action_args_cannot_turn_the_run_into_help(tmp_path, extra):
-    from test_action import run_action
-
     ws = tmp_path / "ws"
     ws.mkdir()
     _workspace(ws, b"cfg.yaml")
@@ -217,8 +177,6 @@ def test_action_args_cannot_turn_the_run_into_help(tmp_path, extra):
 
 
 def test_action_summary_of_thousands_of_config_errors_stays_under_1_mib(tmp_path):
-    from test_action import run_action
-
     ws = tmp_path / "ws"
     ws.mkdir()
     _workspace(ws, b"unused.yaml")

@@ -15,16 +15,16 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 import textwrap
 import zlib
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
+from helpers import ConfigDir
 from verify_compile.records import load_json_results
-from verify_compile.results import RunResult
 
 APT_LINE = "apt-get install -y --no-install-recommends chromium"
 WIDTH, HEIGHT = 1400, 1000
@@ -77,13 +77,13 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    d = tmp_path_factory.mktemp("html")
+def run(module_config_dir: Callable[..., ConfigDir]) -> Run:
+    folder = module_config_dir("html", fixtures=())
     for name, text in (("models.py", MODELS), ("broken.py", BROKEN), ("wrong_backend.py", MUL_TO_ADD),
                        ("config.yaml", CONFIG)):
-        (d / name).write_text(textwrap.dedent(text).lstrip())
-    proc = subprocess.run([sys.executable, "-m", "verify_compile", "run", "config.yaml", "--html", "out.html",
-                           "--json", "out.json"], cwd=d, capture_output=True, text=True, timeout=300)
+        folder.add(name, textwrap.dedent(text).lstrip())
+    proc = folder.run("run", "config.yaml", "--html", "out.html", "--json", "out.json", timeout=300)
+    d = folder.path
     assert proc.returncode == 1, proc.stdout + proc.stderr  # a mismatch and errors fail the run
     assert (d / "out.html").is_file(), proc.stderr
     _, records = load_json_results((d / "out.json").read_text(), "out.json")
@@ -145,21 +145,6 @@ def test_page_is_well_formed_escaped_and_offline(run: Run) -> None:
     assert "@import" not in page and "url(" not in page
     csp = next(a["content"] for t, a in tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
     assert "default-src 'none'" in csp
-
-
-def test_nan_and_inf_strings_render() -> None:
-    from helpers import judged
-    from verify_compile.reports.html import render_html
-    from verify_compile.results import Mismatch
-
-    nan = Mismatch(where="output", kind="nan", summary="NaN where eager has a number", numel=4, n_bad=1,
-                   max_abs="inf", max_rel="nan", worst_index=[2], expected=0.5, actual="nan", atol=1e-5, rtol=1e-6)
-    r = judged("mismatch", "", (), baseline={"m[b]": {"outcome": "pass"}}, mismatches=[nan],
-               artifacts=["javascript:alert(1)"], bisect={"summary": "inductor > lowerings > relu"})
-    page = render_html(RunResult(results=[r], meta={"torch": "2.x"}))
-    assert 'data-k="Infinity"' in page and "inf abs, nan rel at output" in page
-    assert 'href="javascript:' not in page  # quoted into a relative path, never a scheme
-    assert "regressed" in page and "inductor &gt; lowerings &gt; relu" in page
 
 
 # --- headless Chromium -------------------------------------------------------------------------------------------

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from helpers import FIXTURES, results_by_id, run_cli, write
+from helpers import results_by_id
 
 CONFIG = """\
 version: 1
@@ -42,13 +40,12 @@ models:
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    d = tmp_path_factory.mktemp("inductor")
-    shutil.copy(FIXTURES / "models.py", d / "models.py")
-    write(d / "cfg.yaml", CONFIG)
-    proc = run_cli("run", "cfg.yaml", "--json", "out.json", cwd=d)
+def results(module_config_dir):
+    d = module_config_dir("inductor", ("models.py",))
+    d(CONFIG)
+    proc = d.run("run", "cfg.yaml", "--json", "out.json")
     assert proc.returncode == 1, proc.stderr
-    return results_by_id(d / "out.json")
+    return results_by_id(d.path / "out.json")
 
 
 @pytest.mark.inductor

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from helpers import FIXTURES, results_by_id, run_cli, write
+from helpers import ConfigDir, results_by_id
 
 
-def _config(tmp_path, entries: str) -> str:
-    for name in ("models.py", "backends.py"):
-        shutil.copy(FIXTURES / name, tmp_path / name)
-    write(tmp_path / "cfg.yaml", "version: 1\ndefaults:\n  device: cpu\n  benchmark: false\nmodels:\n" + entries)
-    return "cfg.yaml"
+def _config(d: ConfigDir, entries: str) -> str:
+    return d("version: 1\ndefaults:\n  device: cpu\n  benchmark: false\nmodels:\n" + entries).name
 
 
 def _case(name: str, backend: str, timeout: int = 120) -> str:
@@ -22,16 +17,15 @@ def _case(name: str, backend: str, timeout: int = 120) -> str:
 
 
 @pytest.fixture(scope="module")
-def crashes(tmp_path_factory):
-    d = tmp_path_factory.mktemp("crashes")
+def crashes(module_config_dir):
+    d = module_config_dir("crashes")
     entries = "".join(_case(f"{kind}", f"backends.py:{kind}") + _case(f"after_{kind}", "aot_eager")
                       for kind in ("segfault", "abort", "exit_hard", "alloc_forever", "alloc_impossible"))
     entries += _case("hang", "backends.py:hang", timeout=8) + _case("after_hang", "aot_eager")
     cfg = _config(d, entries)
-    proc = run_cli("run", cfg, "--json", "out.json", "--junit", "out.xml", "--junit-strict", "--memory-limit", "1.5G",
-                   cwd=d)
+    proc = d.run("run", cfg, "--json", "out.json", "--junit", "out.xml", "--junit-strict", "--memory-limit", "1.5G")
     assert proc.returncode == 1, proc.stderr
-    return d, results_by_id(d / "out.json")
+    return d.path, results_by_id(d.path / "out.json")
 
 
 @pytest.mark.parametrize("kind, text", [
@@ -78,28 +72,28 @@ def test_crashes_still_give_a_valid_report(crashes, junit_schema):
     junit_schema.validate(str(d / "out.xml"))
 
 
-def test_no_global_state_leaks_between_cases(tmp_path):
-    cfg = _config(tmp_path, _case("leaky", "backends.py:leaky") + (
+def test_no_global_state_leaks_between_cases(config_dir, tmp_path):
+    cfg = _config(config_dir, _case("leaky", "backends.py:leaky") + (
         "  - name: clean\n    function: models.py:assert_clean_state\n"
         "    inputs: [{args: [{shape: [4]}]}]\n    backends: [aot_eager]\n"))
-    proc = run_cli("run", cfg, "--json", "out.json", "--workers", "1", cwd=tmp_path)
+    proc = config_dir.run("run", cfg, "--json", "out.json", "--workers", "1")
     results = results_by_id(tmp_path / "out.json")
     assert results["leaky[leaky]"]["outcome"] == "pass"
     assert results["clean[aot_eager]"]["outcome"] == "pass", results["clean[aot_eager]"]["message"]
     assert proc.returncode == 0
 
 
-def test_workers_are_the_oom_killers_first_choice(tmp_path):
-    cfg = _config(tmp_path, "  - name: oom_adj\n    model: models.py:AssertsExpendable\n"
+def test_workers_are_the_oom_killers_first_choice(config_dir, tmp_path):
+    cfg = _config(config_dir, "  - name: oom_adj\n    model: models.py:AssertsExpendable\n"
                   "    inputs: [{args: [{shape: [4]}]}]\n    backends: [eager]\n")
-    proc = run_cli("run", cfg, "--json", "out.json", cwd=tmp_path)
+    proc = config_dir.run("run", cfg, "--json", "out.json")
     assert proc.returncode == 0, results_by_id(tmp_path / "out.json")["oom_adj[eager]"]["message"]
 
 
-def test_eager_reference_is_computed_once_per_model(tmp_path):
-    cfg = _config(tmp_path, f"  - name: shared\n    model: models.py:CountsConstruction\n"
+def test_eager_reference_is_computed_once_per_model(config_dir, tmp_path):
+    cfg = _config(config_dir, f"  - name: shared\n    model: models.py:CountsConstruction\n"
                   f"    init: {{args: ['{tmp_path / 'built.log'}']}}\n    inputs: [{{args: [{{shape: [2, 4]}}]}}]\n"
                   "    backends: [eager, aot_eager, aot_eager_decomp_partition]\n")
-    proc = run_cli("run", cfg, "--json", "out.json", cwd=tmp_path)
+    proc = config_dir.run("run", cfg, "--json", "out.json")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "built.log").read_text().count("built") == 1, "one model build serves all three backends"

@@ -7,19 +7,19 @@ import fcntl
 import json
 import shutil
 
-from helpers import FIXTURES, results_by_id, run_cli, write
+from helpers import ConfigDir, results_by_id, run_cli, write
 
 GOOD = "def b(gm, example_inputs):\n    return gm.forward\n"
 WRONG = "def b(gm, example_inputs):\n    return lambda *a: [2 * t for t in gm.forward(*a)]\n"
 
 
 def _setup(d) -> None:
-    shutil.copy(FIXTURES / "models.py", d / "models.py")
-    write(d / "mybackend.py", GOOD)
-    write(d / "cfg.yaml", "version: 1\ndefaults: {device: cpu, benchmark: false}\nmodels:\n"
-          "  - {name: a, function: models.py:relu_model, inputs: [{args: [{shape: [4]}]}],"
-          " backends: [aot_eager, mybackend.py:b]}\n"
-          "  - {name: c, function: models.py:relu_model, inputs: [{args: [{shape: [4]}]}], backends: [eager]}\n")
+    folder = ConfigDir(d, ("models.py",))
+    folder.add("mybackend.py", GOOD)
+    folder("version: 1\ndefaults: {device: cpu, benchmark: false}\nmodels:\n"
+           "  - {name: a, function: models.py:relu_model, inputs: [{args: [{shape: [4]}]}],"
+           " backends: [aot_eager, mybackend.py:b]}\n"
+           "  - {name: c, function: models.py:relu_model, inputs: [{args: [{shape: [4]}]}], backends: [eager]}\n")
 
 
 def test_resume_reruns_every_case_whose_config_sources_or_torch_changed(tmp_path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from helpers import FIXTURES, REPO, results_by_id, results_of, run_cli, write
+from helpers import REPO, results_by_id, results_of, run_cli, write
 
 CONFIG = """\
 version: 1
@@ -53,14 +52,12 @@ def _results(path) -> list:
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("scale")
-    for name in ("models.py", "backends.py"):
-        shutil.copy(FIXTURES / name, d / name)
-    write(d / "cfg.yaml", CONFIG)
-    proc = run_cli("run", "cfg.yaml", "--json", "full.json", "--junit", "full.xml", cwd=d)
+def workdir(module_config_dir):
+    d = module_config_dir("scale")
+    d(CONFIG)
+    proc = d.run("run", "cfg.yaml", "--json", "full.json", "--junit", "full.xml")
     assert proc.returncode == 1, proc.stderr
-    return d
+    return d.path
 
 
 def test_shards_partition_the_cases_and_merge_to_the_unsharded_run(workdir):
@@ -108,10 +105,8 @@ def _start(d, *args):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_sigterm_leaves_a_valid_partial_report_and_resume_finishes(tmp_path, junit_schema):
-    for name in ("models.py", "backends.py"):
-        shutil.copy(FIXTURES / name, tmp_path / name)
-    write(tmp_path / "cfg.yaml", CONFIG + (
+def test_sigterm_leaves_a_valid_partial_report_and_resume_finishes(config_dir, tmp_path, junit_schema):
+    config_dir(CONFIG + (
         "  - name: slow\n    function: models.py:relu_model\n    inputs: [{args: [{shape: [4]}]}]\n"
         "    backends: [backends.py:hang]\n    timeout: 600\n"
         "  - name: last\n    function: models.py:relu_model\n    inputs: [{args: [{shape: [4]}]}]\n"
@@ -146,11 +141,9 @@ def test_sigterm_leaves_a_valid_partial_report_and_resume_finishes(tmp_path, jun
     assert resumed.returncode == 1
 
 
-def test_sigint_writes_every_report_and_exits_130(tmp_path, junit_schema):
-    for name in ("models.py", "backends.py"):
-        shutil.copy(FIXTURES / name, tmp_path / name)
-    write(tmp_path / "cfg.yaml", "version: 1\nmodels:\n  - name: slow\n    function: models.py:relu_model\n"
-          "    device: cpu\n    inputs: [{args: [{shape: [4]}]}]\n    backends: [backends.py:hang]\n")
+def test_sigint_writes_every_report_and_exits_130(config_dir, tmp_path, junit_schema):
+    config_dir("version: 1\nmodels:\n  - name: slow\n    function: models.py:relu_model\n"
+               "    device: cpu\n    inputs: [{args: [{shape: [4]}]}]\n    backends: [backends.py:hang]\n")
     proc = _start(tmp_path, "cfg.yaml", "--junit", "r.xml", "--junit-strict", "--json", "r.json", "--markdown", "r.md")
     time.sleep(6)
     proc.send_signal(signal.SIGINT)
@@ -171,14 +164,6 @@ def test_an_empty_shard_is_a_green_job_with_empty_reports(tmp_path, junit_schema
     assert proc.returncode == 0 and "has no cases" in proc.stderr
     junit_schema.validate(str(tmp_path / "r.xml"))
     assert json.loads((tmp_path / "r.json").read_text())["results"] == []
-
-
-def test_merge_rejects_malformed_results(workdir, tmp_path):
-    data = json.loads((workdir / "full.json").read_text())
-    data["results"][0]["observation"]["outcome"] = "weird"
-    write(tmp_path / "bad.json", json.dumps(data))
-    proc = run_cli("merge", str(tmp_path / "bad.json"), cwd=tmp_path)
-    assert proc.returncode == 2 and "unknown observed outcome 'weird'" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_the_parent_process_never_imports_torch(workdir):

@@ -6,13 +6,12 @@ several checks each."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from helpers import FIXTURES, REPO, results_by_id, run_cli, write
+from helpers import REPO, ConfigDir, results_by_id
 
 SHAPES = """\
 import torch
@@ -35,13 +34,12 @@ class Steps(torch.nn.Module):
 """
 
 
-def _run(tmp_path, config: str, *extra: str, path: str = "cfg.yaml") -> subprocess.CompletedProcess:
-    for name in ("models.py", "backends.py"):
-        shutil.copy(FIXTURES / name, tmp_path / name)
-    shutil.copy(REPO / "configs" / "models.py", tmp_path / "example_models.py")
-    write(tmp_path / "shapes.py", SHAPES)
-    write(tmp_path / "cfg.yaml", config)
-    return run_cli("run", path, "--json", str(tmp_path / "out.json"), *extra, cwd=tmp_path)
+def _run(d: ConfigDir, config: str, *extra: str, path: str = "cfg.yaml") -> subprocess.CompletedProcess:
+    """`config` run in `d`, beside the fixture models and backends, the example's models and SHAPES' models."""
+    d.add("example_models.py", REPO / "configs" / "models.py")
+    d.add("shapes.py", SHAPES)
+    d(config)
+    return d.run("run", path, "--json", str(d.path / "out.json"), *extra)
 
 
 EXPORT_CONFIG = """\
@@ -107,12 +105,12 @@ models:
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    d = tmp_path_factory.mktemp("export")
+def exported(module_config_dir):
+    d = module_config_dir("export")
     proc = _run(d, EXPORT_CONFIG, "--repro-dir", "repro")
     assert proc.returncode == 1, proc.stderr  # the data-dependent branch is an error
-    exported = results_by_id(d / "out.json")
-    exported["dir"] = d
+    exported = results_by_id(d.path / "out.json")
+    exported["dir"] = d.path
     return exported
 
 
@@ -161,9 +159,9 @@ def test_a_dynamic_dim_exported_at_size_one_says_why_and_how_to_fix_it(exported)
     assert "static at 1 (torch.export specializes sizes 0 and 1" in unnamed["message"]
 
 
-def test_ts_backend_passes_the_seed_scenario(tmp_path):
+def test_ts_backend_passes_the_seed_scenario(config_dir, tmp_path):
     # PyTorch's seed test registers TorchScript as a backend; it only compiles without lazy graph modules.
-    proc = _run(tmp_path, """\
+    proc = _run(config_dir, """\
 version: 1
 models:
   - name: seed
@@ -189,30 +187,8 @@ def test_train_under_a_shipping_backend_is_a_skip_with_the_reason(exported):
         assert r["outcome"] == "skip" and "out of scope" in r["message"], r["message"]
 
 
-@pytest.mark.parametrize("entry, key", [
-    ("{backend: export, mode: max-autotune}", "mode"),
-    ("{backend: aot_inductor, dynamic: true}", "dynamic"),
-    ("{backend: aot_inductor, fullgraph: true}", "fullgraph"),
-    ("{backend: export, options: {max_autotune: true}}", "options"),
-])
-def test_torch_compile_settings_on_a_shipping_backend_exit_2_with_the_line(tmp_path, entry, key):
-    write(tmp_path / "cfg.yaml", f"""\
-version: 1
-models:
-  - name: f
-    function: models.py:relu_model
-    inputs: [{{args: [{{shape: [4]}}]}}]
-    backends:
-      - {entry}
-""")
-    shutil.copy(FIXTURES / "models.py", tmp_path / "models.py")
-    proc = run_cli("run", "cfg.yaml", cwd=tmp_path)
-    assert proc.returncode == 2
-    assert f"cfg.yaml:7: '{key}' does not apply to backend" in proc.stderr, proc.stderr
-
-
-def test_aot_inductor_options_are_checked_against_inductor(tmp_path):
-    proc = _run(tmp_path, """\
+def test_aot_inductor_options_are_checked_against_inductor(config_dir):
+    proc = _run(config_dir, """\
 version: 1
 models:
   - name: f
@@ -243,16 +219,16 @@ models:
 
 
 @pytest.fixture(scope="module")
-def packaged(tmp_path_factory):
-    d = tmp_path_factory.mktemp("aoti")
+def packaged(module_config_dir):
+    d = module_config_dir("aoti")
     proc = _run(d, AOTI_CONFIG, "--repro-dir", "repro", "--bisect")
     assert proc.returncode == 1, proc.stderr  # the injected relu bug is a mismatch
-    return d, results_by_id(d / "out.json")
+    return d.path, results_by_id(d.path / "out.json")
 
 
 @pytest.mark.inductor
-def test_deploy_example_passes_and_a_sweep_runs_from_one_package(tmp_path):
-    proc = _run(tmp_path, "", path=str(REPO / "configs" / "deploy.yaml"))
+def test_deploy_example_passes_and_a_sweep_runs_from_one_package(config_dir, tmp_path):
+    proc = _run(config_dir, "", path=str(REPO / "configs" / "deploy.yaml"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     results = results_by_id(tmp_path / "out.json")
     assert {r["outcome"] for r in results.values()} == {"pass"}
@@ -288,7 +264,7 @@ def test_input_mutation_is_kept_by_the_package(packaged):
     assert r["outcome"] == "pass" and r["input_sets"] == 2, r["message"]  # one set, and the re-drawn call
 
 
-def test_a_package_killed_mid_compile_leaves_no_scratch_behind(tmp_path):
+def test_a_package_killed_mid_compile_leaves_no_scratch_behind(config_dir, tmp_path):
     """The worker is killed while AOTInductor compiles; its scratch folder goes with the run's."""
     scratch = tmp_path / "tmp"
     scratch.mkdir()
@@ -302,10 +278,8 @@ models:
     timeout: 6
     benchmark: false
 """
-    for name in ("models.py", "backends.py"):
-        shutil.copy(FIXTURES / name, tmp_path / name)
-    write(tmp_path / "cfg.yaml", config)
-    proc = run_cli("run", "cfg.yaml", "--json", "out.json", cwd=tmp_path, env={"TMPDIR": str(scratch)})
+    config_dir(config)
+    proc = config_dir.run("run", "cfg.yaml", "--json", "out.json", env={"TMPDIR": str(scratch)})
     r = results_by_id(tmp_path / "out.json")["mlp[aot_inductor]"]
     assert proc.returncode == 1 and r["outcome"] == "error" and r["phase"] == "timeout", r["message"]
     assert "package" in r["message"] or "export" in r["message"], r["message"]

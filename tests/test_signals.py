@@ -4,14 +4,13 @@ exit code is 128 + the first signal."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
 
-from helpers import FIXTURES, REPO, results_by_id, write
+from helpers import REPO, ConfigDir, results_by_id
 
 CONFIG = """version: 1
 defaults: {device: cpu, benchmark: false}
@@ -24,9 +23,7 @@ REPORTS = ("--junit", "r.xml", "--junit-strict", "--json", "r.json", "--markdown
 
 
 def _start(d, *args):
-    for name in ("models.py", "hostile.py"):
-        shutil.copy(FIXTURES / name, d / name)
-    write(d / "cfg.yaml", CONFIG)
+    ConfigDir(d, ("models.py", "hostile.py"))(CONFIG)
     env = {**os.environ, "PYTHONPATH": str(REPO / "entrypoint")}
     return subprocess.Popen([sys.executable, "-m", "verify_compile", "run", "cfg.yaml", *args], cwd=d, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
