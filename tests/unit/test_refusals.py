@@ -13,7 +13,8 @@ import pytest
 from bad_configs import GOOD_ENTRY, MODELS
 from helpers import ConfigDir, judged, refused, write
 from verify_compile.cli import main
-from verify_compile.results import RunResult, dump_json
+from verify_compile.records import dump_json
+from verify_compile.results import RunResult
 
 # The config of tests/test_hostile.py: its model and backend files are inputs of the run, as the config is.
 HOSTILE_CONFIG = """version: 1
