@@ -13,7 +13,6 @@ so a passing case holds two at its peak (the pristine one and the one running).
 from __future__ import annotations
 
 import copy
-import gc
 import traceback
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -227,7 +226,6 @@ class ReferenceCache:
         key = (repr(spec), str(device))  # specs hold dicts: unhashable, but their repr is exact
         if self._ref is None or key != self._key:
             self._key = self._ref = None  # the last model's copies go before this one's are made
-            gc.collect()  # compiled objects and modules hold reference cycles
             self._ref = build_reference(spec, device, on_phase)
             self._key = key
         return self._ref
