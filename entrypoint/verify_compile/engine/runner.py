@@ -196,36 +196,41 @@ def _record_health(case: Case, ref: Reference, compiled: Optional[Compiled], res
 
 def _measure(ref: Reference, compiled: Compiled, timer: perf.CallTimer, result: CaseResult,
              started: float) -> None:
-    """Latency within its budget: the loop when a call pair is cheap enough, else the verification calls'
-    timings (not under CUDA graphs, whose first calls record graphs)."""
+    """Latency within its budget: the loop when a call pair is cheap enough, else (or when the loop got no
+    sample in time) the verification calls' own warm timings; not those under CUDA graphs, whose first calls
+    record graphs."""
     budget = perf.latency_budget(time.perf_counter() - started)
-    eager_s = ref.eager_timer.estimate() if ref.eager_timer is not None else None
-    pair = (eager_s or 0.0) + (timer.estimate() if timer.warm else eager_s or 0.0)
+    eager = ref.eager_timer
+    eager_s = eager.estimate() or 0.0
+    pair = eager_s + (timer.estimate() if timer.warm else eager_s)  # a compiled object's first call compiles
+    from_calls = bool(eager.warm and timer.warm and compiled.keeps_outputs)
     try:
-        if not perf.loop_affordable(pair, budget) and ref.eager_timer.warm and timer.warm \
-                and compiled.keeps_outputs:
-            peaks = [p for p in (ref.eager_peak_mb, perf.peak_memory_mb(ref.device)) if p is not None]
-            result.perf = perf.from_calls(ref.eager_timer, timer, max(peaks) if peaks else None)
-            result.notes.append(f"latency from the verification calls: {len(ref.eager_timer.warm)} eager and "
-                                f"{len(timer.warm)} compiled warm call(s); a pair takes about {pair:.2g} s, too "
-                                f"slow for warm-ups and repeats within the latency budget of {budget:.2g} s")
-            return
-        _measure_loop(ref, compiled, result, budget, pair)
+        if perf.loop_affordable(pair, budget) or not from_calls:
+            repeats = _measure_loop(ref, compiled, result, budget, pair)
+            if not repeats and not from_calls:
+                result.notes.append(f"latency not measured: a call pair takes about {pair:.2g} s, more than the "
+                                    f"latency budget of {budget:.2g} s allows")
+            elif repeats < perf.MIN_REPEATS and repeats:
+                result.notes.append(f"latency from {repeats} repeat(s) of each side: a pair takes about "
+                                    f"{pair:.2g} s and the latency budget is {budget:.2g} s")
+            if repeats or not from_calls:
+                return
+        peaks = [p for p in (ref.eager_peak_mb, perf.peak_memory_mb(ref.device)) if p is not None]
+        result.perf = perf.from_calls(eager, timer, max(peaks) if peaks else None)
+        result.notes.append(f"latency from the verification calls: {len(eager.warm)} eager and {len(timer.warm)} "
+                            f"compiled warm call(s) (a pair takes about {pair:.2g} s: the latency budget of "
+                            f"{budget:.2g} s leaves no room for warm-ups and repeats)")
     except Exception as e:  # timing is extra information: it never changes the verdict
         result.notes.append(f"latency not measured ({exception_summary(e)})")
 
 
-def _measure_loop(ref: Reference, compiled: Compiled, result: CaseResult, budget: float, pair: float) -> None:
+def _measure_loop(ref: Reference, compiled: Compiled, result: CaseResult, budget: float, pair: float) -> int:
+    """The alternating loop, on a copy of its own for eager (freed after); how many repeats it made."""
     args, kwargs = ref.input_sets[0]
-    eager_target = ref.fresh_module() if ref.module is not None else ref.fn  # its own copy, freed after
+    eager_target = ref.fresh_module() if ref.module is not None else ref.fn
     result.perf, repeats = perf.measure(eager_target, compiled.call, args, kwargs, ref.device, budget, pair,
                                         grad=ref.spec.train)
-    if result.perf is None:
-        result.notes.append(f"latency not measured: a call pair takes about {pair:.2g} s, more than the latency "
-                            f"budget of {budget:.2g} s allows")
-    elif repeats < perf.MIN_REPEATS:
-        result.notes.append(f"latency from {repeats} repeat(s) of each side: the latency budget of {budget:.2g} s "
-                            "allowed no more")
+    return repeats
 
 
 def _check_outputs_kept(ref: Reference, calls: list, result: CaseResult, on_phase: Callable[[str], None]) -> None:
