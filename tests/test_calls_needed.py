@@ -6,6 +6,7 @@ slow. In-process (run_case), counting the calls each side makes and the copies o
 from __future__ import annotations
 
 import shutil
+import weakref
 from pathlib import Path
 from typing import Callable
 
@@ -98,6 +99,16 @@ def _count_calls(patch: pytest.MonkeyPatch, counts: dict) -> None:
     for module in (reference, runner):  # the compiled side's extra call goes through the reference's helper
         counting(module, "call_once", lambda fn, *args: "compiled" if _is_compiled(fn) else "eager")
     counting(Reference, "fresh_module", lambda *args: "copies")
+    copy_of = Reference.fresh_module  # the counted one
+
+    def tracked(self: Reference) -> object:  # how many earlier copies are still alive when one more is made
+        module = copy_of(self)
+        if module is None:  # a plain function: nothing to copy
+            return module
+        counts["alive"] = counts.get("alive", []) + [sum(w() is not None for w in counts.get("refs", []))]
+        counts["refs"] = counts.get("refs", []) + [weakref.ref(module)]
+        return module
+    patch.setattr(Reference, "fresh_module", tracked)
     counting(perf, "measure", lambda *args: "loops")
 
 
@@ -123,6 +134,15 @@ def test_eager_copies_are_one_per_run(run: tuple) -> None:
     # the eager run, one compiled copy per backend (4), eager's second run and the float64 one: never a copy
     # per check
     assert counts["mlp"].copies == 1 + 4 + 1 + 1
+
+
+def test_every_copy_is_freed_when_its_run_ends(run: tuple) -> None:
+    _, counts = run
+    # a copy is made while at most one other lives (the compiled one, when a failing case reruns eager or
+    # arbitrates in float64); the pristine module is the reference's own and no copy
+    assert max(counts["alive"]) <= 1
+    assert counts["alive"][:2] == [0, 0]  # mlp's eager run is gone before its first compiled copy is made
+    assert not any(w() is not None for w in counts["refs"][:-1])
 
 
 def test_a_failing_comparison_reruns_eager_and_stays_a_mismatch(run: tuple) -> None:

@@ -31,7 +31,8 @@ class CallTimer:
     when it is not the first and dynamo compiled nothing during it."""
 
     def __init__(self, fn: Callable, device: torch.device) -> None:
-        self.fn, self.cuda = fn, device.type == "cuda"
+        self.fn: Optional[Callable] = fn  # None once its run is over: the timings outlive the model's copy
+        self.cuda = device.type == "cuda"
         self.seconds: list = []
         self.warm: list = []  # seconds of the warm calls
         self._compiled = False

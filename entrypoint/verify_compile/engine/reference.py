@@ -161,6 +161,9 @@ def build_reference(spec: ModelSpec, device: torch.device, on_phase: Callable[[s
             obs.raw_output = None  # only the compiled side's raw outputs are checked after later calls
     except Exception as e:
         ref.failure = _failure(EAGER, e)
+    finally:
+        if ref.eager_timer is not None:
+            ref.eager_timer.fn = None  # the timings stay, the run's copy of the model goes
     return ref
 
 
