@@ -15,8 +15,8 @@ the tool's worker (its parent never imports torch). Printed: medians, tool/naive
 ratios, and the tool/same-calls peak-RSS ratio. Targets: tool/same-calls <= 1.25 (aot_eager), <= 1.15
 (inductor); RSS <= 1.3.
 
-    python benchmarks/heavy.py                  # full: scale 1, aot_eager and inductor, 1 repeat (~10 min on 2 cores)
-    python benchmarks/heavy.py --quick          # smaller models, aot_eager only (~1-2 min)
+    python benchmarks/heavy.py                  # full: scale 1, aot_eager and inductor, 1 repeat (~6 min on 2 cores)
+    python benchmarks/heavy.py --quick          # smaller models, aot_eager only (~1 min)
     python benchmarks/heavy.py --repeat 2 --backends inductor --tool-path /tmp/old/entrypoint
     python benchmarks/heavy.py --before /tmp/old/entrypoint   # also another version of the tool, side by side
 """

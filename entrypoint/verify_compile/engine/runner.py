@@ -204,22 +204,25 @@ def _measure(ref: Reference, compiled: Compiled, timer: perf.CallTimer, result: 
     eager_s = eager.estimate() or 0.0
     pair = eager_s + (timer.estimate() if timer.warm else eager_s)  # a compiled object's first call compiles
     from_calls = bool(eager.warm and timer.warm and compiled.keeps_outputs)
+    why = f"a pair takes about {pair:.2g} s: the latency budget of {budget:.2g} s leaves no room for warm-ups " \
+          "and repeats"
     try:
         if perf.loop_affordable(pair, budget) or not from_calls:
             repeats = _measure_loop(ref, compiled, result, budget, pair)
-            if not repeats and not from_calls:
+            if repeats:
+                if repeats < perf.MIN_REPEATS:
+                    result.notes.append(f"latency from {repeats} repeat(s) of each side: the latency budget of "
+                                        f"{budget:.2g} s allowed no more")
+                return
+            if not from_calls:
                 result.notes.append(f"latency not measured: a call pair takes about {pair:.2g} s, more than the "
                                     f"latency budget of {budget:.2g} s allows")
-            elif repeats < perf.MIN_REPEATS and repeats:
-                result.notes.append(f"latency from {repeats} repeat(s) of each side: a pair takes about "
-                                    f"{pair:.2g} s and the latency budget is {budget:.2g} s")
-            if repeats or not from_calls:
                 return
+            why = f"the latency loop got no sample within its budget of {budget:.2g} s"
         peaks = [p for p in (ref.eager_peak_mb, perf.peak_memory_mb(ref.device)) if p is not None]
         result.perf = perf.from_calls(eager, timer, max(peaks) if peaks else None)
         result.notes.append(f"latency from the verification calls: {len(eager.warm)} eager and {len(timer.warm)} "
-                            f"compiled warm call(s) (a pair takes about {pair:.2g} s: the latency budget of "
-                            f"{budget:.2g} s leaves no room for warm-ups and repeats)")
+                            f"compiled warm call(s) ({why})")
     except Exception as e:  # timing is extra information: it never changes the verdict
         result.notes.append(f"latency not measured ({exception_summary(e)})")
 
