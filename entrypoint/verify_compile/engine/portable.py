@@ -299,7 +299,15 @@ def _copy(t: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
 
 
 def same_tensor(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return a.shape == b.shape and a.dtype == b.dtype and bool(torch.equal(a, b))
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    np = sys.modules.get("numpy")  # never imported here: a bundle runs with torch alone
+    if np is not None and a.device.type == b.device.type == "cpu" and type(a) is type(b) is torch.Tensor:
+        try:  # the same answer; numpy's one thread is several times quicker than torch.equal on a busy CPU
+            return bool(np.array_equal(a.numpy(), b.numpy()))
+        except (RuntimeError, TypeError):  # what numpy cannot view: bfloat16, conjugate views, ...
+            pass
+    return bool(torch.equal(a, b))
 
 
 # ---- a call's record as {name: leaf} --------------------------------------------------------------------------

@@ -1,8 +1,13 @@
 """The eager side of a verdict, computed once per model and shared by all of that model's backends.
 
-A reference holds the pristine model, the materialized input sets, eager's observations for them (run twice:
-if eager disagrees with itself there is nothing to verify against), and, only when a comparison needs it, the
-float64 observations that arbitrate close calls.
+A reference holds the pristine model, the materialized input sets and eager's observations for them, made once:
+a passing case needs no more. Only when a case fails does eager run a second time (`second_run`: if eager
+disagrees with itself there is nothing to verify against, and the outcome is flaky), and only when a comparison
+needs it the float64 observations that arbitrate close calls. Both are computed at most once per model.
+
+Copies of the model: the pristine one lives as long as the reference; each run (eager's, the compiled
+object's, eager's second and float64 ones, the latency loop's eager side) gets its own, freed when that run ends,
+so a passing case holds two at its peak (the pristine one and the one running).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import torch
 from verify_compile.engine.compare import compare_calls
 from verify_compile.engine.inputs import has_random_tensor, materialize, torch_dtype
 from verify_compile.engine.loading import LoadError, build_callable, example_inputs
+from verify_compile.engine.perf import CallTimer, peak_memory_mb, reset_peak_memory
 from verify_compile.engine.portable import (
     CallRecord,
     call_once,
@@ -41,6 +47,15 @@ class Failure:
 
 
 @dataclass
+class SecondRun:
+    """Eager run again on a fresh copy, made only when a case fails (at most once per model)."""
+
+    flaky: list = field(default_factory=list)  # [Mismatch] of the first input set where the two runs differ
+    overwritten: set = field(default_factory=set)  # (call, output leaf) that eager's own later calls change
+    failure: Optional[Failure] = None  # the second run raised
+
+
+@dataclass
 class Reference:
     spec: ModelSpec
     device: torch.device
@@ -48,11 +63,12 @@ class Reference:
     module: Optional[torch.nn.Module] = None  # pristine: never called
     input_sets: list = field(default_factory=list)  # [(args, kwargs)]
     labels: list = field(default_factory=list)  # how reports name each input set
-    pristine: dict = field(default_factory=dict)
-    eager: list = field(default_factory=list)  # [CallRecord]
-    flaky: list = field(default_factory=list)  # [Mismatch] between the two eager runs
-    overwritten: set = field(default_factory=set)  # (call, output leaf) that eager's own later calls change
+    pristine: dict = field(default_factory=dict)  # state name -> the pristine module's own tensor (never changes)
+    eager: list = field(default_factory=list)  # [CallRecord], without raw outputs: no check reads them
+    eager_timer: Optional[CallTimer] = None  # how long each eager call took: latency for slow calls
+    eager_peak_mb: Optional[float] = None  # peak CUDA memory of the eager run
     failure: Optional[Failure] = None
+    _second: Optional[SecondRun] = None
     _fp64: Optional[list] = None
     _fp64_tried: bool = False
     fp64_note: str = ""
@@ -94,6 +110,23 @@ class Reference:
         except Exception:  # the model may refuse other values; this extra call only ever adds a check
             return []
 
+    def second_run(self, on_phase: Callable[[str], None]) -> SecondRun:
+        """Eager again, on a fresh copy of the pristine model with the same seeds and every input set in order
+        (module state carries across calls), plus the extra call: whether eager disagrees with itself, and which
+        of its outputs its own later calls change. Computed on first use, for the first case that needs it."""
+        if self._second is None:
+            on_phase(EAGER)
+            self._second = SecondRun()
+            try:
+                module = self.fresh_module()
+                target = module if module is not None else self.fn
+                calls = self.run_all(module, target, self.input_sets, self.pristine)
+                self._second.overwritten, _ = overwritten(calls + self.extra_call(target, module))
+                self._second.flaky = _first_disagreement(self.eager, calls, self.spec, self.pristine)
+            except Exception as e:
+                self._second.failure = _failure(EAGER, e)
+        return self._second
+
     def fp64(self, set_index: int) -> Optional[CallRecord]:
         """Float64 observation of input set `set_index`, computed on first use; None if float64 cannot run."""
         if not self._fp64_tried:
@@ -120,30 +153,37 @@ def build_reference(spec: ModelSpec, device: torch.device, on_phase: Callable[[s
     try:
         ref.fn, ref.module = build_callable(spec, device, dtype)
         _materialize_inputs(ref, dtype)
-        ref.pristine = {k: v.clone() for k, v in state_of(ref.module).items()}
+        # Views, not clones: the pristine module is never called, so its tensors keep their first values.
+        ref.pristine = state_of(ref.module)
     except Exception as e:
         ref.failure = _failure(LOAD, e)
         return ref
     on_phase(EAGER)
     try:
-        runs = []
-        for run in range(2):
-            module = ref.fresh_module()
-            target = module if module is not None else ref.fn
-            runs.append(ref.run_all(module, target, ref.input_sets, ref.pristine))
-            if run == 0:
-                ref.overwritten, _ = overwritten(runs[0] + ref.extra_call(target, module))
-        ref.eager = runs[0]
-        for i, (first, second) in enumerate(zip(*runs)):
-            diffs = compare_calls(first, second, spec.tolerance, pristine=ref.pristine, use_fp64=False)
-            if diffs:
-                for d in diffs:
-                    d.input_set = i + 1
-                ref.flaky = diffs
-                break
+        module = ref.fresh_module()
+        ref.eager_timer = CallTimer(module if module is not None else ref.fn, device)
+        reset_peak_memory(device)
+        ref.eager = ref.run_all(module, ref.eager_timer, ref.input_sets, ref.pristine)
+        ref.eager_peak_mb = peak_memory_mb(device)
+        for obs in ref.eager:
+            obs.raw_output = None  # only the compiled side's raw outputs are checked after later calls
     except Exception as e:
         ref.failure = _failure(EAGER, e)
+    finally:
+        if ref.eager_timer is not None:
+            ref.eager_timer.fn = None  # the timings stay, the run's copy of the model goes
     return ref
+
+
+def _first_disagreement(first: list, second: list, spec: ModelSpec, pristine: dict) -> list:
+    """The differences between two eager runs at the first input set where they differ ([] if none)."""
+    for i, (a, b) in enumerate(zip(first, second)):
+        diffs = compare_calls(a, b, spec.tolerance, pristine=pristine, use_fp64=False)
+        if diffs:
+            for d in diffs:
+                d.input_set = i + 1
+            return diffs
+    return []
 
 
 def _materialize_inputs(ref: Reference, dtype: torch.dtype) -> None:
@@ -196,5 +236,7 @@ class ReferenceCache:
     def get(self, spec: ModelSpec, device: torch.device, on_phase: Callable[[str], None]) -> Reference:
         key = (repr(spec), str(device))  # specs hold dicts: unhashable, but their repr is exact
         if self._ref is None or key != self._key:
-            self._key, self._ref = key, build_reference(spec, device, on_phase)
+            self._key = self._ref = None  # the last model's copies go before this one's are made
+            self._ref = build_reference(spec, device, on_phase)
+            self._key = key
         return self._ref

@@ -11,6 +11,7 @@ import torch
 from torch.fx._lazy_graph_module import _force_skip_lazy_graph_module
 
 from verify_compile import results as R
+from verify_compile.engine import perf
 from verify_compile.engine.calls import call_once, overwritten
 from verify_compile.engine.compare import CallRecord, compare_calls
 from verify_compile.engine.compilers import Compiled, CompileTracker, build, is_compile_error
@@ -18,7 +19,6 @@ from verify_compile.engine.diagnostics import diagnose
 from verify_compile.engine.exporting import PhaseError
 from verify_compile.engine.health import cache_stats, compile_seconds, read_health, reset_counters
 from verify_compile.engine.loading import LoadError
-from verify_compile.engine.perf import measure
 from verify_compile.engine.reference import Reference, ReferenceCache
 from verify_compile.errors import exception_summary
 from verify_compile.results import Health, Mismatch, Observation, set_error
@@ -57,17 +57,13 @@ def run_case(case: Case, refs: ReferenceCache, on_phase: Callable[[str], None] =
     result.input_sets = len(ref.input_sets)
     if ref.failure:
         set_error(result, ref.failure.phase, ref.failure.message, ref.failure.details)
-    elif ref.flaky:
-        result.outcome = R.FLAKY
-        result.mismatches = ref.flaky
-        result.message = ("eager disagrees with itself, so no verdict is possible: "
-                          + ref.flaky[0].summary)
-        result.details = _located(ref.flaky, "eager run 1 vs eager run 2")
     else:
         # PyTorch's own tests compile this way: it only turns off lazy code generation of graph modules, which
         # the TorchScript backend ("ts") cannot script.
         with _force_skip_lazy_graph_module():
             _verify(case, ref, result, on_phase, settings, start)
+        if result.outcome in (R.MISMATCH, R.ERROR, R.FLAKY):
+            _settle_flaky(ref, result, on_phase)
     result.duration = time.perf_counter() - start
     return result  # the parent judges it (judgement/judge.py)
 
@@ -76,29 +72,32 @@ def _verify(case: Case, ref: Reference, result: Observation, on_phase: Callable[
             settings: RunSettings, started: float) -> None:
     reset_counters()
     tracker = CompileTracker(on_phase)
-    compiled = None
+    compiled = timer = None
     phase = R.EXPORT if case.backend.is_shipping else R.COMPILE
     try:
         on_phase(phase)
         _apply_dynamo_config(case.model.dynamo_config)  # the worker restores torch's config after every case
+        perf.reset_peak_memory(ref.device)
         compiled = build(case, ref, on_phase)
         result.notes += compiled.notes
-        _run_sets(case, ref, compiled, result, tracker, settings, started)
+        timer = perf.CallTimer(compiled.call, ref.device)
+        _run_sets(case, ref, compiled, timer, result, tracker, settings, started)
     except Exception as e:
         message = str(e) if isinstance(e, (LoadError, PhaseError)) else exception_summary(e)
         set_error(result, _phase_of(e, tracker, compiled, case.backend.is_shipping), message, traceback.format_exc())
     try:
         _record_health(case, ref, compiled, result)
         if result.outcome == R.PASS and case.model.benchmark:
-            _measure(ref, compiled, result)
+            _measure(ref, compiled, timer, result, started)
     finally:
         if compiled is not None:
             compiled.cleanup()
 
 
-def _run_sets(case: Case, ref: Reference, compiled: Compiled, result: Observation, tracker: CompileTracker,
-              settings: RunSettings, started: float) -> None:
-    """Every input set through the same compiled object, in order; the first that differs ends the case."""
+def _run_sets(case: Case, ref: Reference, compiled: Compiled, timer: perf.CallTimer, result: Observation,
+              tracker: CompileTracker, settings: RunSettings, started: float) -> None:
+    """Every input set through the same compiled object (timed, for latency), in order; the first that differs
+    ends the case, unless eager, run again, disagrees with itself."""
     spec = case.model
     calls = []
     for i, (args, kwargs) in enumerate(ref.input_sets):
@@ -106,8 +105,7 @@ def _run_sets(case: Case, ref: Reference, compiled: Compiled, result: Observatio
         tracker.on_phase(tracker.run_phase)
         compiled.check(args, kwargs, i)
         with tracker:
-            observed = call_once(compiled.call, compiled.module, args, kwargs, ref.seed_for(i), spec.train,
-                                 ref.pristine)
+            observed = call_once(timer, compiled.module, args, kwargs, ref.seed_for(i), spec.train, ref.pristine)
         tracker.run_phase = R.COMPARE
         if not compiled.keeps_outputs:
             observed.raw_output = None  # overwritten by the next call by design; a copy was taken
@@ -115,6 +113,8 @@ def _run_sets(case: Case, ref: Reference, compiled: Compiled, result: Observatio
         diffs = compare_calls(_comparable(ref.eager[i], compiled), calls[-1], spec.tolerance,
                                      fp64=lambda i=i: _comparable(ref.fp64(i), compiled), pristine=ref.pristine)
         if diffs:
+            if _eager_unsettled(ref, result, tracker.on_phase):
+                return
             for d in diffs:
                 d.input_set = i + 1
             result.outcome, result.mismatches = R.MISMATCH, diffs
@@ -124,7 +124,33 @@ def _run_sets(case: Case, ref: Reference, compiled: Compiled, result: Observatio
             diagnose(case, ref, i, observed, result, settings, tracker.on_phase, started, compiled)
             return
     if compiled.keeps_outputs:
-        _check_outputs_kept(ref, calls + ref.extra_call(compiled.call, compiled.module), result)
+        _check_outputs_kept(ref, calls + ref.extra_call(timer, compiled.module), result, tracker.on_phase)
+
+
+def _eager_unsettled(ref: Reference, result: Observation, on_phase: Callable[[str], None]) -> bool:
+    """Whether eager, run a second time now that this case needs it, disagrees with itself or fails; then the
+    case is marked flaky here (no diagnosis) and _settle_flaky gives it its final form."""
+    second = ref.second_run(on_phase)
+    if second.flaky or second.failure:
+        result.outcome = R.FLAKY
+        return True
+    return False
+
+
+def _settle_flaky(ref: Reference, result: Observation, on_phase: Callable[[str], None]) -> None:
+    """A failing case whose eager reference disagrees with itself is flaky (or an eager error, when the second
+    eager run raises), reported exactly as if nothing had been compiled."""
+    if not _eager_unsettled(ref, result, on_phase):
+        return
+    second = ref.second_run(on_phase)
+    result.phase, result.health, result.compile_time, result.cache, result.perf = None, None, None, {}, None
+    result.notes, result.artifacts, result.bisect, result.mismatches = [], [], None, []
+    if second.failure:
+        set_error(result, second.failure.phase, second.failure.message, second.failure.details)
+        return
+    result.mismatches = second.flaky
+    result.message = "eager disagrees with itself, so no verdict is possible: " + second.flaky[0].summary
+    result.details = _located(second.flaky, "eager run 1 vs eager run 2")
 
 
 def _comparable(obs: Optional[CallRecord], compiled: Compiled) -> Optional[CallRecord]:
@@ -168,21 +194,57 @@ def _record_health(case: Case, ref: Reference, compiled: Optional[Compiled], res
                   + "\n".join(f"- {r}" for r in result.health.break_reasons))
 
 
-def _measure(ref: Reference, compiled: Compiled, result: Observation) -> None:
-    args, kwargs = ref.input_sets[0]
-    eager_target = ref.fresh_module() if ref.module is not None else ref.fn
+def _measure(ref: Reference, compiled: Compiled, timer: perf.CallTimer, result: Observation,
+             started: float) -> None:
+    """Latency within its budget: the loop when a call pair is cheap enough, else (or when the loop got no
+    sample in time) the verification calls' own warm timings; not those under CUDA graphs, whose first calls
+    record graphs."""
+    budget = perf.latency_budget(time.perf_counter() - started)
+    eager = ref.eager_timer
+    eager_s = eager.estimate() or 0.0
+    pair = eager_s + (timer.estimate() if timer.warm else eager_s)  # a compiled object's first call compiles
+    from_calls = bool(eager.warm and timer.warm and compiled.keeps_outputs)
+    why = f"a pair takes about {pair:.2g} s: the latency budget of {budget:.2g} s leaves no room for warm-ups " \
+          "and repeats"
     try:
-        result.perf = measure(eager_target, compiled.call, args, kwargs, ref.device, grad=ref.spec.train)
+        if perf.loop_affordable(pair, budget) or not from_calls:
+            repeats = _measure_loop(ref, compiled, result, budget, pair)
+            if repeats:
+                if repeats < perf.MIN_REPEATS:
+                    result.notes.append(f"latency from {repeats} repeat(s) of each side: the latency budget of "
+                                        f"{budget:.2g} s allowed no more")
+                return
+            if not from_calls:
+                result.notes.append(f"latency not measured: a call pair takes about {pair:.2g} s, more than the "
+                                    f"latency budget of {budget:.2g} s allows")
+                return
+            why = f"the latency loop got no sample within its budget of {budget:.2g} s"
+        peaks = [p for p in (ref.eager_peak_mb, perf.peak_memory_mb(ref.device)) if p is not None]
+        result.perf = perf.from_calls(eager, timer, max(peaks) if peaks else None)
+        result.notes.append(f"latency from the verification calls: {len(eager.warm)} eager and {len(timer.warm)} "
+                            f"compiled warm call(s) ({why})")
     except Exception as e:  # timing is extra information: it never changes the verdict
         result.notes.append(f"latency not measured ({exception_summary(e)})")
 
 
-def _check_outputs_kept(ref: Reference, calls: list, result: Observation) -> None:
+def _measure_loop(ref: Reference, compiled: Compiled, result: Observation, budget: float, pair: float) -> int:
+    """The alternating loop, on a copy of its own for eager (freed after); how many repeats it made."""
+    args, kwargs = ref.input_sets[0]
+    eager_target = ref.fresh_module() if ref.module is not None else ref.fn
+    result.perf, repeats = perf.measure(eager_target, compiled.call, args, kwargs, ref.device, budget, pair,
+                                        grad=ref.spec.train)
+    return repeats
+
+
+def _check_outputs_kept(ref: Reference, calls: list, result: Observation, on_phase: Callable[[str], None]) -> None:
     """An output the caller holds must not change when the compiled object is called again (as it does when a
-    backend reuses one output buffer), unless eager's does too."""
+    backend reuses one output buffer), unless eager's does too: only then is eager's own behaviour needed, from
+    its second run."""
     changed, notes = overwritten(calls)
     result.notes += notes
-    late = sorted(changed - ref.overwritten)
+    if not changed or _eager_unsettled(ref, result, on_phase):
+        return
+    late = sorted(changed - ref.second_run(on_phase).overwritten)
     if not late:
         return
     result.outcome = R.MISMATCH
