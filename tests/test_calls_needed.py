@@ -148,7 +148,7 @@ def test_every_copy_is_freed_when_its_run_ends(run: tuple) -> None:
 def test_a_failing_comparison_reruns_eager_and_stays_a_mismatch(run: tuple) -> None:
     results, _ = run
     stale, wrong = results["mlp[stale]"], results["mlp[relu_accuracy_error_TESTING_ONLY]"]
-    assert stale.outcome == R.MISMATCH and stale.message.startswith("input set 2")
+    assert stale.outcome == R.MISMATCH and stale.message.startswith("input set 1 re-drawn (second call)")
     assert wrong.outcome == R.MISMATCH and wrong.mismatches[0].where == "output"
 
 

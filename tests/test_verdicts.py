@@ -54,7 +54,7 @@ WRONG = {
     # case id: (where the first difference is reported, what the message must say)
     "mlp[relu_accuracy_error_TESTING_ONLY]": ("output", "differ"),
     "mlp[stale]": ("output", "input set 2"),
-    "mlp_one_set[stale]": ("output", "input set 2"),  # the re-drawn second call catches it
+    "mlp_one_set[stale]": ("output", "input set 1 re-drawn (second call)"),  # the re-drawn call catches it
     "mlp[unsqueeze_output]": ("output", "shape [1, 8, 4] where eager gives [8, 4]"),
     "mlp[double_output]": ("output", "dtype float64 where eager gives float32"),
     "mlp[inject_nan]": ("output", "NaN where eager has a number"),
@@ -76,7 +76,7 @@ WRONG = {
     "held_outputs[static_output]": ("output", "changed when the compiled object was called again"),
     "container_flip[aot_eager]": ("output", "compiled gives a list where eager gives a tuple"),
     "plain_attribute[clone_inputs]": ("attribute total", "attribute total"),
-    "example_inputs[stale]": ("output", "input set 2"),
+    "example_inputs[stale]": ("output", "example inputs re-drawn (second call)"),
     "twin_relu[dedup_outputs]": ("output[1]", "compiled returns the memory of output[0]"),
     "held_output_one_call[static_output]": ("output", "changed when the compiled object was called again"),
     "loss_item[mul_to_add]": ("output[0]", "output[1]"),
@@ -201,3 +201,35 @@ def test_every_mismatch_reproduces_from_its_bundle(verdicts, replayed, case_id):
     assert proc.returncode == 1 and "MISMATCH REPRODUCED" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "note: eager here differs" not in proc.stdout  # the bundle's eager is the run's, leaf by leaf
     assert r["mismatches"][0]["where"] in proc.stdout
+
+
+def test_the_python_api_gives_the_clis_verdict_on_every_case(verdicts):
+    """`verify_compile.verify` on the live objects of every case (built as the config builds them, the same
+    input sets) observes what the CLI's workers observed (issue #16)."""
+    import torch
+
+    from verify_compile import verify
+    from verify_compile.config.loader import load_config
+    from verify_compile.engine.loading import resolve_backend
+    from verify_compile.engine.reference import build_reference
+    from verify_compile.orchestration.cases import expand
+
+    refs: dict = {}
+    differ = []
+    for case in expand([load_config(FIXTURES / "verdicts.yaml")]):
+        spec, b = case.model, case.backend
+        if spec.name not in refs:
+            refs[spec.name] = build_reference(spec, torch.device("cpu"), lambda phase: None)
+        ref = refs[spec.name]
+        if ref.failure is not None and ref.failure.phase == "load":  # no live object to give the API
+            assert verdicts[case.id]["phase"] == "load", case.id
+            continue
+        backend = {"backend": resolve_backend(b, spec.base_dir) if b.is_custom else b.backend, "id": b.id,
+                   "mode": b.mode, "options": b.options, "dynamic": b.dynamic, "fullgraph": b.fullgraph}
+        result = verify(ref.module if ref.module is not None else ref.fn, inputs=ref.input_sets, redraw=False,
+                        backend=backend, train=spec.train, tolerance=spec.tolerance, seed=spec.seed, device=spec.device,
+                        dynamo_config=spec.dynamo_config, name=spec.name)
+        cli = verdicts[case.id]
+        if (result.case_id, result.observed) != (case.id, cli["observed"]):
+            differ.append(f"{case.id}: the API saw {result.observed} ({result.message}), the CLI {cli['observed']}")
+    assert not differ, "\n".join(differ)

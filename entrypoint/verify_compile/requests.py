@@ -11,9 +11,9 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
-from verify_compile import __version__
 from verify_compile import results as R
 from verify_compile.spec import OUTCOMES_FOR_FAIL_ON
+from verify_compile.version import __version__
 
 
 @dataclass(frozen=True)

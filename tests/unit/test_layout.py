@@ -19,8 +19,10 @@ def _imports(path: Path) -> set:
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+            subs = {f"{node.module}.{alias.name}" for alias in node.names}
+            names.update(subs)
+            if not subs <= _SUBMODULES:  # `from pkg import module` needs pkg's folder, not what its __init__ runs
+                names.add(node.module)
     return names
 
 
@@ -29,10 +31,18 @@ def _module(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+_SUBMODULES = {_module(p) for p in PACKAGE.rglob("*.py")}
+
+
+# The Python API runs the engine in the caller's process on purpose (the object it verifies is live); it imports
+# torch and the engine only inside its functions, so importing the package stays free of both.
+IN_PROCESS = PACKAGE / "api.py"
+
+
 def test_only_the_engine_imports_torch_or_the_engine():
     offenders = []
     for path in PACKAGE.rglob("*.py"):
-        if ENGINE in path.parents:
+        if ENGINE in path.parents or path == IN_PROCESS:
             continue
         bad = {n for n in _imports(path) if n == "torch" or n.startswith(("torch.", "verify_compile.engine"))}
         if bad:
@@ -65,10 +75,11 @@ def test_no_import_cycles():
 # shared <- config <- {orchestration, engine} <- judgement <- reports <- app <- {cli, github} <- __main__.
 LAYERS = {"shared": 0, "config": 1, "orchestration": 2, "engine": 2, "judgement": 3, "reports": 4, "app": 5,
           "cli": 6, "github": 6, "entry": 7}
-_TOP = {"verify_compile": "shared", "verify_compile.spec": "shared", "verify_compile.results": "shared",
-        "verify_compile.records": "shared",
+_TOP = {"verify_compile": "entry", "verify_compile.spec": "shared", "verify_compile.results": "shared",
+        "verify_compile.records": "shared", "verify_compile.version": "shared",
         "verify_compile.errors": "shared", "verify_compile.channel": "shared", "verify_compile.proctree": "shared",
-        "verify_compile.app": "app", "verify_compile.preflight": "app", "verify_compile.requests": "app",
+        "verify_compile.app": "app", "verify_compile.api": "app", "verify_compile.preflight": "app",
+        "verify_compile.requests": "app",
         "verify_compile.cli": "cli", "verify_compile.__main__": "entry"}
 
 
@@ -90,3 +101,10 @@ def test_imports_follow_the_dependency_order():
             if theirs != mine and LAYERS[theirs] >= LAYERS[mine]:
                 offenders.append(f"{module} ({mine}) imports {name} ({theirs})")
     assert not offenders, "imports against the layer order:\n" + "\n".join(offenders)
+
+
+def test_the_api_imports_torch_and_the_engine_only_when_called():
+    tree = ast.parse(IN_PROCESS.read_text(encoding="utf-8"))
+    top = {n for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+           for n in ([a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""])}
+    assert not {n for n in top if n == "torch" or n.startswith(("torch.", "verify_compile.engine"))}, top

@@ -74,11 +74,15 @@ class Reference:
     fp64_note: str = ""
 
     def set_name(self, set_index: int) -> str:
-        """How a message names an input set: `input set 2`, or with its label when generated from the config
-        (`input set 3 of 5 (sweep B=1)`)."""
+        """How a message names an input set: `input set 2`; with its label when generated from the config
+        (`input set 3 of 5 (sweep B=1)`); a re-drawn call as such (`input set 1 re-drawn (second call)`), so
+        the numbering is the config's everywhere."""
+        label = self.labels[set_index] if set_index < len(self.labels) else ""
+        if "re-drawn" in label:
+            return label.split(" (")[0] + " (second call)"
         generated = self.spec.inputs is not None and set_index < len(self.spec.inputs) \
             and self.spec.inputs[set_index].label
-        return self.labels[set_index] if generated else f"input set {set_index + 1}"
+        return label if generated else f"input set {set_index + 1}"
 
     def seed_for(self, set_index: int) -> int:
         return self.spec.seed * 1000 + set_index
@@ -147,6 +151,7 @@ class Reference:
 
 
 def build_reference(spec: ModelSpec, device: torch.device, on_phase: Callable[[str], None]) -> Reference:
+    """The reference of a config's model: built from its target, inputs materialized, eager run once."""
     ref = Reference(spec=spec, device=device)
     dtype = torch_dtype(spec.dtype)
     on_phase(LOAD)
@@ -158,7 +163,22 @@ def build_reference(spec: ModelSpec, device: torch.device, on_phase: Callable[[s
     except Exception as e:
         ref.failure = _failure(LOAD, e)
         return ref
+    return run_eager(ref, on_phase)
+
+
+def live_reference(spec: ModelSpec, device: torch.device, fn: Callable, module: Optional[torch.nn.Module],
+                   input_sets: list, labels: list, on_phase: Callable[[str], None]) -> Reference:
+    """The reference of a live object (the Python API): `module` is the pristine copy (never called), `fn` what
+    eager calls (the module itself, or a plain function), `input_sets` already on `device`."""
+    ref = Reference(spec=spec, device=device, fn=fn, module=module, input_sets=list(input_sets),
+                    labels=list(labels), pristine=state_of(module))
+    return run_eager(ref, on_phase)
+
+
+def run_eager(ref: Reference, on_phase: Callable[[str], None]) -> Reference:
+    """Eager, once, over every input set, on a copy of the pristine model."""
     on_phase(EAGER)
+    device = ref.device
     try:
         module = ref.fresh_module()
         ref.eager_timer = CallTimer(module if module is not None else ref.fn, device)

@@ -14,7 +14,6 @@ from typing import Any
 
 import torch
 
-from verify_compile import __version__
 from verify_compile.engine import portable
 from verify_compile.engine.compare import DEFAULT_TOLERANCES, GRADIENT_TOLERANCES
 from verify_compile.engine.inputs import materialize, torch_dtype
@@ -22,6 +21,7 @@ from verify_compile.engine.portable import CallRecord, map_tensors
 from verify_compile.engine.reference import Reference
 from verify_compile.results import Observation
 from verify_compile.spec import Case, case_id
+from verify_compile.version import __version__
 
 TEMPLATE = Path(__file__).with_name("repro_template.py")
 PORTABLE = Path(portable.__file__)

@@ -12,7 +12,6 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from verify_compile import __version__
 from verify_compile import results as R
 from verify_compile.orchestration.journal import Journal, case_fingerprint, config_set, read_journal, runtime_of
 from verify_compile.orchestration.pool import WorkerPool
@@ -20,6 +19,7 @@ from verify_compile.orchestration.signals import Interrupted, StopSignals
 from verify_compile.orchestration.unreported import error_result
 from verify_compile.results import Observation
 from verify_compile.spec import Case, RunSettings
+from verify_compile.version import __version__
 
 
 @dataclass

@@ -106,7 +106,8 @@ def _body(message: str, details: str, second_line: str = "") -> str:
 
 def _system_out(r: CaseResult) -> str:
     lines = [f"outcome: {r.outcome}" + (f" (phase {r.phase})" if r.phase else ""),
-             f"device: {r.device or '-'}, dtype: {r.dtype}, input sets: {r.input_sets}"]
+             f"device: {r.device or '-'}, dtype: {r.dtype}, calls: {r.input_sets} (the input sets, and a re-drawn one)"
+             if r.input_sets else f"device: {r.device or '-'}, dtype: {r.dtype}"]
     if r.compile_time is not None:
         lines.append(f"compile time: {r.compile_time:.3f} s")
     if r.health:
