@@ -42,8 +42,10 @@ def localize(case: Case, set_index: int, result: Observation, bundle: Optional[P
                             "timeout left for it")
         return
     on_phase("localize")
+    start = time.perf_counter()
     found, why = run_localizer(case, set_index, result.device or "cpu", bundle, budget)
     if found is not None:
+        found["seconds"] = round(time.perf_counter() - start, 1)  # all of it: the process's start-up included
         found["summary"], found["text"] = describe(found, case)
         result.localization = found
     if why:

@@ -41,8 +41,34 @@ def recheck_modules(session: Session, culprits: list) -> dict:
                     "the submodules around it instead of the whole model"}
 
 
-def verify_model(session: Session, model: torch.nn.Module) -> list:
-    compiled = session.compile(model)
+def recheck_split(session: Session, parts: list) -> dict:
+    """When only the whole model mismatches: does it pass with its parts compiled one by one (each its own
+    graphs) instead of as one?"""
+    if not parts:
+        return {"verified": False, "why": "the model has no submodule to compile on its own"}
+    session.check_time(_MIN_RECHECK_S)
+    model = session.ref.fresh_module()
+    torch._dynamo.reset()
+    try:
+        for path in parts:  # in place: parameter names stay as the verdict compares them
+            model.get_submodule(path).compile(**session.compile_kwargs())
+        diffs = verify_model(session, model, compile_it=False)
+    except OutOfTime:
+        raise
+    except Exception as e:
+        return {"verified": False, "why": f"the re-check failed: {exception_summary(e)}"}
+    names = _names(parts)
+    if diffs:
+        return {"verified": False, "why": f"with {names} compiled one by one the model still mismatches: "
+                                          f"{first_summary(diffs)}"}
+    return {"verified": True, "split": parts,
+            "text": f"compiled part by part ({names}, each with `module.compile(...)`, the model itself left "
+                    "uncompiled), the model passes: compile those submodules instead of the whole model"}
+
+
+def verify_model(session: Session, model: torch.nn.Module, compile_it: bool = True) -> list:
+    """The verdict's calls and comparison for the whole model (compiled here unless `compile_it` is False)."""
+    compiled = session.compile(model) if compile_it else model
     ref = session.ref
     for i in range(session.calls):
         args, kwargs = ref.input_sets[i]

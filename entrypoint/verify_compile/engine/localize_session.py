@@ -72,9 +72,7 @@ class Session:
         """`target` under torch.compile with the case's backend, mode, options, dynamic and fullgraph, on fresh
         dynamo caches (many compiles of one class would otherwise hit the recompile limit)."""
         torch._dynamo.reset()
-        if self._backend is None:
-            self._backend = resolve_backend(self.case.backend, self.case.model.base_dir)
-        compiled = torch.compile(target, **compile_kwargs(self.case.backend, self._backend))
+        compiled = torch.compile(target, **self.compile_kwargs())
         if not uses_cudagraphs(self.case.backend, self.ref.device):
             return compiled
 
@@ -82,6 +80,11 @@ class Session:
             torch.compiler.cudagraph_mark_step_begin()  # outputs are copied by call_once before the next call
             return compiled(*args, **kwargs)
         return marked
+
+    def compile_kwargs(self) -> dict:
+        if self._backend is None:
+            self._backend = resolve_backend(self.case.backend, self.case.model.base_dir)
+        return compile_kwargs(self.case.backend, self._backend)
 
     def shown(self, filename: str) -> str:
         """A source file as a reader knows it: relative to the config's folder, `torch/...` for torch's own."""

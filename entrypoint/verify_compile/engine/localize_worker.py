@@ -24,7 +24,7 @@ from torch.fx._lazy_graph_module import _force_skip_lazy_graph_module
 
 from verify_compile.engine import localize_graph as graphs
 from verify_compile.engine.inputs import clone_value
-from verify_compile.engine.localize_fix import recheck_graph, recheck_modules, verify_model
+from verify_compile.engine.localize_fix import recheck_graph, recheck_modules, recheck_split, verify_model
 from verify_compile.engine.localize_modules import describe, replaying, search
 from verify_compile.engine.localize_script import write_minimal
 from verify_compile.engine.localize_session import OutOfTime, Session, first_summary
@@ -79,9 +79,10 @@ def _modules(session: Session) -> Optional[str]:
         session.report["fused"] = True
     session.report["modules"] = culprits
     session.emit()
-    if not session.report.get("fused"):
-        session.report["workaround"] = recheck_modules(session, culprits)
-        session.emit()
+    parts = [t["path"] for t in session.report["tested"]]
+    session.report["workaround"] = recheck_split(session, parts) if session.report.get("fused") \
+        else recheck_modules(session, culprits)
+    session.emit()
     return culprits[0]["path"]
 
 
@@ -93,7 +94,7 @@ def _graph(session: Session, path: Optional[str]) -> None:
     if found is None:
         return
     session.report["graph"] = {k: v for k, v in found.items() if not k.startswith("_")}
-    session.report["graph"]["target"] = path if path is not None else "the function"
+    session.report["graph"]["target"] = path or ("the whole model" if path == "" else "the function")
     session.emit()
     if session.bundle and Path(session.bundle).is_dir():
         try:
