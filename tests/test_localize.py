@@ -252,6 +252,52 @@ def test_localizing_stays_within_the_case_timeout(tmp_path: Path) -> None:
     assert "localization did not finish" in found["text"]
 
 
+COUNTER = """\
+import torch
+
+
+class Counter(torch.nn.Module):
+    \"\"\"Counts its calls in a Python int, which an exported program freezes when it is exported.\"\"\"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return x + self.calls
+
+
+class Net(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(8, 8)
+        self.count = Counter()
+        self.head = torch.nn.Linear(8, 4)
+
+    def forward(self, x):
+        return self.head(self.count(torch.tanh(self.fc(x))))
+"""
+
+
+def test_under_export_each_submodule_is_exported_alone(tmp_path: Path) -> None:
+    (tmp_path / "counter.py").write_text(COUNTER)
+    (tmp_path / "c.yaml").write_text(_config("  - {name: net, model: counter.py:Net, localize: true, backends: "
+                                             "[export], inputs: [{args: [{shape: [4, 8]}]}, "
+                                             "{args: [{shape: [4, 8]}]}]}\n"))
+    proc = _timed("run", "c.yaml", "--json", "out.json", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    result = results_by_id(tmp_path / "out.json")["net[export]"]
+    assert result["message"].startswith("input set 2:")
+    found = result["localization"]
+    assert [m["path"] for m in found["modules"]] == ["count"]
+    assert {t["path"]: t["reproduces"] for t in found["tested"]} == {"fc": False, "count": True, "head": False}
+    assert found["tested"][1]["on_call"] == 2  # right on its first call, frozen from the second on
+    assert found["summary"] == "`count` (Counter, counter.py:11) mismatches when exported alone"
+    assert "graph" not in found and "workaround" not in found
+    assert any("need torch.compile" in n for n in found["notes"])
+
+
 RELU_STACK = """\
 import torch
 

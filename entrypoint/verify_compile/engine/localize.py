@@ -32,10 +32,6 @@ def localize(case: Case, set_index: int, result: Observation, bundle: Optional[P
              on_phase: Callable[[str], None], seconds_left: float, bisecting: bool = False) -> None:
     """Localize the mismatch on input set `set_index` (0-based) and record it on `result`. With bisection to
     follow (an inductor case), half of the time left is kept for it."""
-    if case.backend.is_shipping:
-        result.notes.append(f"not localized: '{case.backend.backend}' verifies one exported program, and the "
-                            "localizer compiles parts of the model with torch.compile; run the bundle's repro.py")
-        return
     budget = seconds_left / 2 if bisecting and case.backend.backend == "inductor" else seconds_left
     if budget < _MIN_S:
         result.notes.append(f"not localized: only {max(budget, 0):.0f} s of the case's {case.model.timeout:g} s "

@@ -5,7 +5,7 @@ same calls and the same comparison as the verdict. A suggestion that does not pa
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import torch
 
@@ -13,6 +13,7 @@ from verify_compile.engine.calls import call_once
 from verify_compile.engine.compare import compare_calls
 from verify_compile.engine.localize_graph import Predicate, count_ops, eager_ops
 from verify_compile.engine.localize_session import OutOfTime, Session, first_summary, forward_source, is_torch_file
+from verify_compile.engine.localize_shipped import comparable, shipped_model
 from verify_compile.errors import exception_summary
 
 _MIN_RECHECK_S = 5.0
@@ -68,13 +69,23 @@ def recheck_split(session: Session, parts: list) -> dict:
 
 def verify_model(session: Session, model: torch.nn.Module, compile_it: bool = True) -> list:
     """The verdict's calls and comparison for the whole model (compiled here unless `compile_it` is False)."""
-    compiled = session.compile(model) if compile_it else model
+    if session.case.backend.is_shipping:
+        shipped = shipped_model(session)
+        try:
+            return _verify_calls(session, shipped.call, shipped.module, shipped.comparable)
+        finally:
+            shipped.cleanup()
+    return _verify_calls(session, session.compile(model) if compile_it else model, model, None)
+
+
+def _verify_calls(session: Session, target: Callable, holder: Optional[torch.nn.Module],
+                  names: Optional[frozenset]) -> list:
     ref = session.ref
     for i in range(session.calls):
         args, kwargs = ref.input_sets[i]
-        seen = call_once(compiled, model, args, kwargs, ref.seed_for(i), session.train, ref.pristine)
-        diffs = compare_calls(ref.eager[i], seen, session.case.model.tolerance, fp64=lambda i=i: ref.fp64(i),
-                              pristine=ref.pristine)
+        seen = call_once(target, holder, args, kwargs, ref.seed_for(i), session.train, ref.pristine)
+        diffs = compare_calls(comparable(ref.eager[i], names), comparable(seen, names),
+                              session.case.model.tolerance, fp64=lambda i=i: ref.fp64(i), pristine=ref.pristine)
         if diffs:
             return diffs
     return []

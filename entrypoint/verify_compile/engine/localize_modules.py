@@ -20,6 +20,7 @@ from verify_compile.engine.calls import call_once, state_of
 from verify_compile.engine.compare import CallRecord, compare_calls
 from verify_compile.engine.inputs import cast_floating, clone_value
 from verify_compile.engine.localize_session import OutOfTime, Session, first_summary, forward_source, is_torch_file
+from verify_compile.engine.localize_shipped import comparable, compile_part
 from verify_compile.engine.torchstate import seed_everything
 from verify_compile.errors import exception_summary
 
@@ -83,13 +84,13 @@ def verify_alone(session: Session, path: str, invocations: list) -> tuple:
     pristine = {k: v.clone() for k, v in state_of(template).items()}
     fp64 = _Float64(template, invocations, session.train, pristine)
     try:
-        compiled = session.compile(mine)
+        compiled, holder, names = compile_part(session, mine, invocations[0].args, invocations[0].kwargs)
         for k, inv in enumerate(invocations):
             session.check_time()
             expected = call_once(replaying(eager, inv), eager, inv.args, inv.kwargs, 0, session.train, pristine)
-            seen = call_once(replaying(compiled, inv), mine, inv.args, inv.kwargs, 0, session.train, pristine)
-            diffs = compare_calls(expected, seen, session.case.model.tolerance, fp64=lambda k=k: fp64.get(k),
-                                  pristine=pristine)
+            seen = call_once(replaying(compiled, inv), holder, inv.args, inv.kwargs, 0, session.train, pristine)
+            diffs = compare_calls(comparable(expected, names), comparable(seen, names), session.case.model.tolerance,
+                                  fp64=lambda k=k: fp64.get(k), pristine=pristine)
             if diffs:
                 return diffs, None, k
     except OutOfTime:

@@ -12,7 +12,8 @@ _SHOWN_TRIALS = 12
 
 def describe(found: dict, case: Case) -> tuple:
     """(summary, text) of a localizer report."""
-    lines = [f"localized: {summary(found)}"]
+    verb = "exported" if case.backend.is_shipping else "compiled"
+    lines = [f"localized: {summary(found, verb)}"]
     modules = found.get("modules") or []
     first = modules[0] if modules else {}
     if first.get("worst"):
@@ -21,7 +22,7 @@ def describe(found: dict, case: Case) -> tuple:
         lines.append(f"  none of its {first['parts_tested']} submodule(s) mismatches alone")
     if len(modules) > 1:
         lines += [f"  also: {_module(m)}: {m.get('worst', '')}" for m in modules[1:]]
-    lines += _trials(found.get("tested") or [], case.backend.id)
+    lines += _trials(found.get("tested") or [], case.backend.id, verb)
     lines += _graph(found.get("graph"))
     lines += _workaround(found.get("workaround"))
     if not found.get("finished"):
@@ -31,7 +32,7 @@ def describe(found: dict, case: Case) -> tuple:
     return lines[0][len("localized: "):], "\n".join(lines)
 
 
-def summary(found: dict) -> str:
+def summary(found: dict, verb: str = "compiled") -> str:
     """Where the mismatch starts, path and line first."""
     modules, graph = found.get("modules") or [], found.get("graph") or {}
     op = _first_op(graph)
@@ -40,7 +41,7 @@ def summary(found: dict) -> str:
                 "so the mismatch needs its parts compiled together (fusion across modules)")
     elif modules:
         more = f" (and {len(modules) - 1} more)" if len(modules) > 1 else ""
-        head = f"{_module(modules[0])}{more} mismatches when compiled alone"
+        head = f"{_module(modules[0])}{more} mismatches when {verb} alone"
     elif graph:
         return (f"{op}: the smallest graph that mismatches has {graph.get('ops_after')} of "
                 f"{graph.get('ops_before')} op(s)")
@@ -68,13 +69,13 @@ def _first_op(graph: dict) -> str:
     return ", ".join(shown) + more
 
 
-def _trials(tested: list, backend: str) -> list:
+def _trials(tested: list, backend: str, verb: str) -> list:
     if not tested:
         return []
     words = [f"{t['path']} " + ("MISMATCH" if t["reproduces"] else "error" if t.get("error") else "ok")
              for t in tested[:_SHOWN_TRIALS]]
     more = f", +{len(tested) - _SHOWN_TRIALS} more" if len(tested) > _SHOWN_TRIALS else ""
-    lines = [f"  compiled alone with {backend}: {', '.join(words)}{more}"]
+    lines = [f"  {verb} alone with {backend}: {', '.join(words)}{more}"]
     lines += [f"  {t['path']} could not be verified alone: {t['error']}" for t in tested if t.get("error")][:3]
     return lines
 

@@ -56,7 +56,10 @@ def localize(session: Session) -> None:
     """Every step in order; time running out ends the current one and reports what is known."""
     try:
         target = _modules(session) if session.ref.module is not None else None
-        if session.ref.module is None or target is not None:
+        if session.ref.module is None and session.case.backend.is_shipping:
+            session.note(f"not localized: a plain function under '{session.case.backend.backend}' is one exported "
+                         "graph, and graph reduction needs torch.compile")
+        elif session.ref.module is None or target is not None:
             _graph(session, target)
         session.report["finished"] = True
     except OutOfTime:
@@ -79,6 +82,10 @@ def _modules(session: Session) -> Optional[str]:
         session.report["fused"] = True
     session.report["modules"] = culprits
     session.emit()
+    if session.case.backend.is_shipping:
+        session.note(f"graph reduction and the torch.compiler.disable workaround need torch.compile; under "
+                     f"'{session.case.backend.backend}' each submodule above was exported alone instead")
+        return None
     parts = [t["path"] for t in session.report["tested"]]
     session.report["workaround"] = recheck_split(session, parts) if session.report.get("fused") \
         else recheck_modules(session, culprits)
