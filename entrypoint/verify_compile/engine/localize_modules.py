@@ -149,7 +149,7 @@ def search(session: Session) -> list:
         if reproducing:
             frontier += reproducing
         elif parent:  # none of its parts mismatches alone: it is as small as the mismatch gets
-            culprits.append(describe(session, parent, cap, children))
+            culprits.append(describe(session, parent, children))
     return culprits
 
 
@@ -192,7 +192,7 @@ def _called_children(session: Session, parent: str) -> tuple:
     return called, merged
 
 
-def describe(session: Session, path: str, cap: Optional[Capture] = None, children: Optional[list] = None) -> dict:
+def describe(session: Session, path: str, children: Optional[list] = None) -> dict:
     """A culprit as the report shows it: path, class, where its forward is, where it is called, what differs."""
     module = session.ref.module.get_submodule(path)
     cls = type(module)

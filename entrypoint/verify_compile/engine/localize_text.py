@@ -39,6 +39,8 @@ def summary(found: dict, verb: str = "compiled") -> str:
     if found.get("fused") and modules:
         head = (f"no single submodule mismatches alone: the smallest module that does is {_module(modules[0])}, "
                 "so the mismatch needs its parts compiled together (fusion across modules)")
+    elif modules and not modules[0].get("path"):
+        head = f"{_module(modules[0])} mismatches, and it has no submodules to look into"
     elif modules:
         more = f" (and {len(modules) - 1} more)" if len(modules) > 1 else ""
         head = f"{_module(modules[0])}{more} mismatches when {verb} alone"

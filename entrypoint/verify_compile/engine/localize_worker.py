@@ -78,17 +78,18 @@ def _modules(session: Session) -> Optional[str]:
             session.note("not localized: the whole model did not mismatch when compiled again in a fresh process")
             return None
         session.found[""] = {"worst": first_summary(diffs), "mismatches": len(diffs)}
-        culprits = [describe(session, "", children=[t["path"] for t in session.report["tested"]])]
-        session.report["fused"] = True
+        parts = [t["path"] for t in session.report["tested"]]
+        culprits = [describe(session, "", parts)]
+        session.report["fused"] = bool(parts)  # else there was nothing smaller to try
     session.report["modules"] = culprits
     session.emit()
     if session.case.backend.is_shipping:
         session.note(f"graph reduction and the torch.compiler.disable workaround need torch.compile; under "
                      f"'{session.case.backend.backend}' each submodule above was exported alone instead")
         return None
-    parts = [t["path"] for t in session.report["tested"]]
-    session.report["workaround"] = recheck_split(session, parts) if session.report.get("fused") \
-        else recheck_modules(session, culprits)
+    whole = culprits[0]["path"] == ""
+    session.report["workaround"] = recheck_split(session, [t["path"] for t in session.report["tested"]]) \
+        if whole else recheck_modules(session, culprits)
     session.emit()
     return culprits[0]["path"]
 
