@@ -68,8 +68,8 @@ def run_localizer(case: Case, set_index: int, device: str, bundle: Optional[Path
         if found is not None:
             found["finished"] = False
         return found, why
-    if found is None:
-        return None, f"localization failed (exit {returncode}):\n{output.strip()[-_TAIL:]}"
+    if found is None or (returncode != 0 and not found.get("finished")):
+        return found, f"localization failed (exit {returncode}):\n{output.strip()[-_TAIL:]}"
     return found, None
 
 

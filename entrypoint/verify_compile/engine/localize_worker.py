@@ -53,9 +53,12 @@ def main(argv: list) -> int:
 
 
 def localize(session: Session) -> None:
-    """Every step in order; time running out ends the current one and reports what is known."""
+    """Every step in order; time running out ends the current one and reports what is known, and so does a step
+    that fails (its note says how)."""
+    step = "the module search"
     try:
         target = _modules(session) if session.ref.module is not None else None
+        step = "graph reduction"
         if session.ref.module is None and session.case.backend.is_shipping:
             session.note(f"not localized: a plain function under '{session.case.backend.backend}' is one exported "
                          "graph, and graph reduction needs torch.compile")
@@ -65,6 +68,8 @@ def localize(session: Session) -> None:
     except OutOfTime:
         session.note(f"stopped at the time limit after {time.monotonic() - session.started:.0f} s: what is above "
                      "was found before it; rerun with a larger timeout for the rest")
+    except Exception as e:  # what was found before stands
+        session.note(f"{step} failed: {exception_summary(e)}")
     session.emit()
 
 
