@@ -102,7 +102,8 @@ def run(request: RunRequest, signals: StopSignals) -> RunResult:
                          cache_dir=request.cache_dir or next((c.cache_dir for c in configs if c.cache_dir), None),
                          memory_limit=parse_size(request.memory_limit) if request.memory_limit else None,
                          settings=RunSettings(repro_dir=str(Path(request.repro_dir).resolve()) if request.repro_dir
-                                              else None, bisect=request.bisect))
+                                              else None, bisect=request.bisect,
+                                              localize=request.localize))
     by_index = {c.index: c for c in cases}
     judged: dict = {}
     progress = Progress(total=len(cases), workers=request.workers or 1)

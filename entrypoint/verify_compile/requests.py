@@ -53,6 +53,7 @@ class RunRequest:
     resume: Optional[str] = None
     repro_dir: Optional[str] = None
     bisect: bool = False
+    localize: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repro-dir", metavar="DIR", help="write a standalone repro bundle for each mismatch here")
     p.add_argument("--bisect", action="store_true",
                    help="on an inductor mismatch, find the first bad compiler stage/pass (CompilerBisector)")
+    p.add_argument("--localize", action="store_true",
+                   help="on a mismatch, name the submodule and source line where it starts, write a minimal repro "
+                        "(with --repro-dir) and a re-checked workaround")
     add_report_options(p)
 
 
@@ -160,4 +164,5 @@ def from_args(args: argparse.Namespace, command: str, paths: tuple = ()) -> Requ
     return RunRequest(configs=given, reports=reports, judging=judging, device=args.device, backends=args.backends,
                       only=tuple(args.only), shard=args.shard, workers=args.workers, timeout=args.timeout,
                       memory_limit=args.memory_limit, cache_dir=args.cache_dir, journal=args.journal,
-                      resume=args.resume, repro_dir=args.repro_dir, bisect=args.bisect)
+                      resume=args.resume, repro_dir=args.repro_dir, bisect=args.bisect,
+                      localize=args.localize)

@@ -149,6 +149,7 @@ class Observation:
     captured: str = ""  # tail of what the case printed
     artifacts: list[str] = field(default_factory=list)  # paths, e.g. the repro bundle
     bisect: Optional[dict] = None
+    localization: Optional[dict] = None  # where a mismatch starts (engine/localize.py): modules, ops, workaround
     notes: list[str] = field(default_factory=list)  # facts worth knowing that change no verdict
 
     @property
@@ -282,6 +283,10 @@ class CaseResult:
     @property
     def bisect(self) -> Optional[dict]:
         return self.observation.bisect
+
+    @property
+    def localization(self) -> Optional[dict]:
+        return self.observation.localization
 
     @property
     def notes(self) -> list:

@@ -129,6 +129,7 @@ class ModelSpec:
     redraw: bool = True
     benchmark: bool = True
     bisect: bool = False
+    localize: bool = False  # on a mismatch, name the submodule, the source line and a re-checked workaround
     max_graph_breaks: Optional[int] = None
     max_recompiles: Optional[int] = None
     min_speedup: Optional[float] = None
@@ -145,6 +146,7 @@ class RunSettings:
 
     repro_dir: Optional[str] = None  # write a repro bundle for each mismatch under this folder
     bisect: bool = False  # bisect every inductor mismatch (a model can also ask with `bisect: true`)
+    localize: bool = False  # localize every mismatch (a model can also ask with `localize: true`)
 
 
 @dataclass(frozen=True)

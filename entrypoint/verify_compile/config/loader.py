@@ -32,7 +32,8 @@ TOP_KEYS = ("version", "defaults", "models", "cache_dir")
 ENTRY_ONLY_KEYS = ("name", "model", "function", "init", "inputs", "sweep")
 MERGED_KEYS = ("dims",)  # may be a default too; a model's entries go over the defaults' key by key
 DEFAULTABLE_KEYS = ("device", "dtype", "backends", "timeout", "train", "tolerance", "seed", "xfail", "redraw",
-                    "benchmark", "bisect", "max_graph_breaks", "max_recompiles", "min_speedup", "dynamo_config")
+                    "benchmark", "bisect", "localize", "max_graph_breaks", "max_recompiles", "min_speedup",
+                    "dynamo_config")
 BACKEND_KEYS = ("backend", "id", "mode", "options", "dynamic", "fullgraph")
 DEVICE_RE = re.compile(r"^(auto|cpu|cuda|cuda:\d{1,4})\Z")  # \Z: `$` would take a trailing newline
 NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+\Z")
@@ -379,6 +380,7 @@ _VALIDATORS: dict = {
     "redraw": _flag("redraw"),
     "benchmark": _flag("benchmark"),
     "bisect": _flag("bisect"),
+    "localize": _flag("localize"),
     "max_graph_breaks": _number("max_graph_breaks", 0, integer=True, nullable=True),
     "max_recompiles": _number("max_recompiles", 0, integer=True, nullable=True),
     "min_speedup": _number("min_speedup", 0.0, nullable=True),

@@ -34,6 +34,10 @@ def diagnose(case: Case, ref: Reference, set_index: int, observed: CallRecord, r
                 result.artifacts.append(str(bundle))
                 result.details += (f"\n\nrepro bundle: {bundle}\nrecreate the mismatch outside verify-compile: "
                                    f"python {shlex.quote(str(bundle / 'repro.py'))}  (exit 1 while it reproduces)")
+        if settings.localize or case.model.localize:  # first: bisection would take all the time left
+            from verify_compile.engine.localize import localize
+            localize(case, set_index, result, bundle, on_phase, _time_left(case, started),
+                     bisecting=settings.bisect or case.model.bisect)
         if settings.bisect or case.model.bisect:
             _bisect(case, ref, set_index, observed, result, bundle, on_phase, started)
     except Exception as e:  # diagnostics are extra information: they never change the verdict

@@ -35,6 +35,7 @@ def build_request(env: Mapping[str, str], extra: list[str]) -> Request:
     if command == "run":
         for name in ("backends", "device", "shard", "cache_dir"):
             setattr(namespace, name, read_input(env, name) or None)
+        namespace.localize = parse_bool(read_input(env, "localize", "false"), "localize")
     extra_args = shlex.split(read_input(env, "args")) + list(extra)
     asks = [a for a in extra_args[:extra_args.index("--") if "--" in extra_args else None]
             if a.split("=", 1)[0] in ("-h", "--help", "--version")]

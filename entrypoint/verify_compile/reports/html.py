@@ -276,6 +276,9 @@ def _details(r: CaseResult) -> str:
     head = (f'<p class="msg">{_e(r.message)}</p>' if r.message else "") + '<p class="facts">' + " &middot; ".join(
         _e(f) for f in facts if f) + f' &middot; <a href="#{anchor}">#{anchor}</a></p>'
     cards = []
+    if r.localization:  # first: the submodule and the line where the mismatch starts
+        head += f'<p class="msg">localized: {_e(r.localization.get("summary", ""))}</p>'
+        cards.append(_card("Localization", _pre(r.localization.get("text", "")), wide=True))
     if r.mismatches:
         cards.append(_card("Located diff", _diff_table(r.mismatches) + _pre(r.details), wide=True))
     elif r.details:

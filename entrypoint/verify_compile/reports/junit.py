@@ -75,6 +75,8 @@ def _testcase(r: CaseResult, config: str, file_line: bool) -> TestCase:
                     file=config if file_line else None, line=str(r.line) if file_line else None)
     message = clean(r.message) or r.outcome
     details = clean(r.details)[-_MAX_BODY:]
+    if r.localization and r.localization.get("text"):  # where it starts, before what differs
+        details = clean(r.localization["text"]) + "\n\n" + details[-(_MAX_BODY - 4000):]
     if r.failed and r.outcome == R.ERROR:  # the element follows the judgement: red exactly when the run fails
         phase = r.phase or "error"
         message, details = _without_phase(message, phase), _without_phase(details, phase)
@@ -125,6 +127,8 @@ def _system_out(r: CaseResult) -> str:
         lines.append(f"baseline: {r.baseline.get('status')} (expected {r.baseline.get('expected')})")
     if r.bisect:
         lines.append(f"bisect: {r.bisect.get('summary')}")
+    if r.localization:
+        lines.append(f"localized: {r.localization.get('summary')}")
     lines += [f"note: {n}" for n in r.notes]
     lines += [f"judgement: {step}" for step in r.judgement]
     lines += [f"[[ATTACHMENT|{path}]]" for path in r.artifacts]

@@ -88,6 +88,8 @@ def _details(r: CaseResult) -> str:
         body = f"baseline: {r.baseline.get('status')} (expected {r.baseline.get('expected')})\n\n" + body
     if r.bisect:
         body = f"bisect: {r.bisect.get('summary')}\n\n" + body
+    if r.localization and r.localization.get("text"):  # first: the submodule and line where it starts
+        body = f"{r.localization['text']}\n\n" + body
     if r.notes:  # e.g. the state an AOTInductor package owns and that could not be compared
         body += "\n\n" + "\n".join(f"note: {n}" for n in r.notes)
     if r.artifacts:

@@ -50,6 +50,9 @@ class Progress:
         width = len(str(self.total))
         message = f"  {_shorten(clean(r.message), 160)}" if r.outcome != R.PASS and r.message else ""
         self.stream.write(f"[{self.done:>{width}}/{self.total}] {label} {r.case_id} ({r.duration:.1f} s){message}\n")
+        if r.localization:  # where it starts, right under what differs
+            where = _shorten(clean(r.localization.get("summary", "")), 200)
+            self.stream.write(f"{' ' * (width * 2 + 4)}localized: {where}\n")
         self.tick()
 
     def tick(self) -> None:
