@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-import verify_compile
 from verify_compile.engine.localize_text import MARKER, describe
 from verify_compile.results import Observation
 from verify_compile.spec import Case
@@ -78,7 +77,7 @@ def _run(request: Path, log: Path, cwd: Path, timeout: float) -> Optional[int]:
     env = dict(os.environ)
     # One process compiles everything (no compile-worker pool), so a kill at the time limit leaves nothing behind.
     env["TORCHINDUCTOR_COMPILE_THREADS"] = "1"
-    package_root = str(Path(verify_compile.__file__).resolve().parent.parent)
+    package_root = str(Path(__file__).resolve().parents[2])  # the folder that holds verify_compile/
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "verify_compile.engine.localize_worker", str(request)],
