@@ -92,7 +92,7 @@ def run(request: RunRequest, signals: StopSignals) -> RunResult:
     check_reports(request)
     check_run(request)
     baseline = _baseline(request.judging)
-    configs = _load_configs(request.configs)
+    configs = load_configs(request.configs)
     cases, meta = _cases(configs, request)
     check_reports(request, source_files(cases))
     if not cases:  # more shards than cases: an empty share is a green job, not a broken config
@@ -211,7 +211,7 @@ def _baseline(judging: Judging) -> Optional[Baseline]:
     return Baseline(load_baseline(judging.baseline)) if judging.baseline else None
 
 
-def _load_configs(paths: tuple) -> list:
+def load_configs(paths: tuple) -> list:
     errors, configs, seen = [], [], set()
     for path in paths:
         if Path(path).resolve() in seen:  # the same file twice is one config, not a name clash

@@ -74,13 +74,13 @@ def test_no_import_cycles():
 # Each layer may import its own modules and those of layers ranked below it, never a layer of the same rank:
 # shared <- config <- {orchestration, engine} <- judgement <- reports <- app <- {cli, github} <- __main__.
 LAYERS = {"shared": 0, "config": 1, "orchestration": 2, "engine": 2, "judgement": 3, "reports": 4, "app": 5,
-          "cli": 6, "github": 6, "entry": 7}
+          "cli": 6, "github": 6, "pytest": 6, "entry": 7}
 _TOP = {"verify_compile": "entry", "verify_compile.spec": "shared", "verify_compile.results": "shared",
         "verify_compile.records": "shared", "verify_compile.version": "shared",
         "verify_compile.errors": "shared", "verify_compile.channel": "shared", "verify_compile.proctree": "shared",
         "verify_compile.app": "app", "verify_compile.api": "app", "verify_compile.preflight": "app",
         "verify_compile.requests": "app",
-        "verify_compile.cli": "cli", "verify_compile.__main__": "entry"}
+        "verify_compile.cli": "cli", "verify_compile.pytest_plugin": "pytest", "verify_compile.__main__": "entry"}
 
 
 def _layer(module: str) -> str:
