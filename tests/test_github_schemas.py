@@ -1,5 +1,5 @@
-"""The action, the workflows (the example one, and every full workflow in the action's docs) and the Dockerfile
-pass the validators GitHub users reach for: check-jsonschema's GitHub schemas and hadolint."""
+"""The action, the repository's workflows and the Dockerfile pass the validators GitHub users reach for:
+check-jsonschema's GitHub schemas and hadolint. The README's workflows are checked in test_readme.py."""
 
 from __future__ import annotations
 
@@ -33,17 +33,6 @@ def test_action_matches_the_github_actions_schema():
 def test_workflows_match_the_github_workflows_schema():
     assert WORKFLOWS, "the example workflow is missing"
     check(tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS))
-
-
-def test_workflows_in_the_docs_match_the_schema(tmp_path):
-    blocks = re.findall(r"```yaml\n(.*?)```", (REPO / "README.md").read_text(), re.S)
-    workflows = [b for b in blocks if re.search(r"^jobs:", b, re.M)]
-    assert workflows, "README.md shows no complete workflow"
-    paths = []
-    for i, text in enumerate(workflows):
-        paths.append(tmp_path / f"doc-{i}.yml")
-        paths[-1].write_text(text)
-    check(tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, paths))
 
 
 def test_every_action_input_reaches_the_step():
@@ -81,12 +70,6 @@ def test_the_repositorys_workflows_pin_every_action():
     for path in WORKFLOWS:
         for ref in re.findall(r"^\s*(?:-\s*)?uses:\s*(\S+)", path.read_text(), re.M):
             assert ref.startswith("./") or re.search(r"@(v\d+\.\d+\.\d+|[0-9a-f]{40})$", ref), f"{path.name}: {ref}"
-
-
-def test_every_workflow_in_the_docs_sets_permissions():
-    blocks = re.findall(r"```yaml\n(.*?)```", (REPO / "README.md").read_text(), re.S)
-    for text in (b for b in blocks if re.search(r"^jobs:", b, re.M)):
-        assert re.search(r"^permissions:", text, re.M), f"a README workflow without permissions:\n{text}"
 
 
 def test_the_release_pushes_the_image_the_action_pulls():
