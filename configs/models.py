@@ -26,3 +26,26 @@ def toy_example(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     if b.sum() < 0:
         b = b * -1
     return x * b
+
+
+def gated(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """toy_example without its branch on values, so torch.export can export it (a branch needs torch.cond). Its
+    relu is what torch's test backend relu_accuracy_error_TESTING_ONLY breaks on purpose."""
+    return torch.relu(a) * b + a / (torch.abs(a) + 1)
+
+
+class Seq(nn.Module):
+    """A small sequence model that offers its own inputs (`example_inputs`), so its config entry needs none."""
+
+    def __init__(self, d_model: int = 16, hidden: int = 32) -> None:
+        super().__init__()
+        self.d_model = d_model
+        self.proj = nn.Linear(d_model, hidden)
+        self.out = nn.Linear(hidden, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, d_model] -> [B, d_model]
+        return self.out(torch.relu(self.proj(x))).mean(dim=1)
+
+    def example_inputs(self) -> tuple:
+        # Called under the run's seed (and once more under another for the re-drawn call): values are reproducible.
+        return (torch.randn(2, 5, self.d_model),)

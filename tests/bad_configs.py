@@ -60,6 +60,11 @@ BAD = {
                                 "      - args: [{shape: [3]}]\n"
                                 "    backends: [{backend: inductor, options: {max_autotun: true}}]\n", 7,
                                 "unknown inductor option 'max_autotun'"),
+    "mode_and_options": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n    inputs:\n"
+                         "      - args: [{shape: [3]}]\n    backends:\n"
+                         "      - {backend: inductor, mode: max-autotune,\n"
+                         "         options: {max_autotune: true}}\n", 9,
+                         "'mode' and 'options' together"),
     "unknown_dynamo_option": ("version: 1\nmodels:\n  - name: a\n    function: models.py:double\n    inputs:\n"
                               "      - args: [{shape: [3]}]\n    dynamo_config: {alow_rnn: true}\n", 7,
                               "did you mean 'allow_rnn'"),

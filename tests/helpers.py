@@ -8,8 +8,10 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Iterable, Optional
@@ -199,3 +201,74 @@ def read_outputs(path: Path) -> dict:
                 outputs[name] = value
             i += 1
     return outputs
+
+
+# --- headless Chromium (the HTML report's test and the README's screenshots) --------------------------------------
+
+CHROMIUM_APT_LINE = "apt-get install -y --no-install-recommends chromium"
+CHROMIUM_MISSING = f"headless Chromium not found: install Debian's chromium package ({CHROMIUM_APT_LINE})"
+
+
+def find_chromium() -> Optional[str]:
+    """Debian's chromium, installed with apt-get when it is missing and this runs as root; None when neither."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run("apt-get update -qq && " + CHROMIUM_APT_LINE, shell=True, env=env, capture_output=True,
+                       timeout=600)
+        return shutil.which("chromium")
+    return None
+
+
+def browse(chromium: str, profile: Path, page: Path, *flags: str,
+           size: tuple = (1400, 1000)) -> subprocess.CompletedProcess:
+    """Headless Chromium on a local page with `flags` (`--screenshot=PATH`, `--dump-dom`), in a window of `size`."""
+    return subprocess.run(
+        # --disable-dev-shm-usage: containers often give /dev/shm 64 MB, too little for a tall page.
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}", *flags, page.as_uri()],
+        capture_output=True, text=True, timeout=120)
+
+
+def read_png(path: Path, pixels: bool = True) -> tuple:
+    """(width, height, set of RGB pixels) of an 8-bit RGB/RGBA non-interlaced PNG, CRCs and size checked.
+    `pixels=False` skips undoing the row filters (seconds in Python for a large image): an empty set."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat, header = 8, [], None
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        assert zlib.crc32(kind + body) == struct.unpack(">I", data[pos + 8 + n:pos + 12 + n])[0], "bad CRC"
+        pos += 12 + n
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat.append(body)
+    width, height, depth, colour, _, _, interlace = header
+    assert depth == 8 and colour in (2, 6) and interlace == 0, header
+    bpp, raw = (3 if colour == 2 else 4), zlib.decompress(b"".join(idat))
+    stride = width * bpp
+    assert len(raw) == (stride + 1) * height
+    prev, found = bytearray(stride), set()
+    for y in range(height) if pixels else ():
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride) if kind else ():  # undo the PNG row filter: Sub, Up, Average, Paeth
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], (prev[i - bpp] if i >= bpp else 0)
+            if kind == 1:
+                line[i] = (line[i] + a) & 255
+            elif kind == 2:
+                line[i] = (line[i] + b) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            else:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        found.update(bytes(line[i:i + 3]) for i in range(0, stride, bpp))
+        prev = line
+    return width, height, found

@@ -1,10 +1,9 @@
-"""The action, the workflows (the example one, and every full workflow in the action's docs) and the Dockerfile
-pass the validators GitHub users reach for: check-jsonschema's GitHub schemas and hadolint. (How they agree with
-each other, read without a tool: tests/unit/test_action_files.py.)"""
+"""The action, the repository's workflows and the Dockerfile pass the validators GitHub users reach for:
+check-jsonschema's GitHub schemas and hadolint. (How they agree with each other, read without a tool:
+tests/unit/test_action_files.py; the README's workflows: test_readme.py.)"""
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 
@@ -34,17 +33,6 @@ def test_action_matches_the_github_actions_schema():
 def test_workflows_match_the_github_workflows_schema():
     assert WORKFLOWS, "the example workflow is missing"
     check(tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS))
-
-
-def test_workflows_in_the_docs_match_the_schema(tmp_path):
-    blocks = re.findall(r"```yaml\n(.*?)```", (REPO / "README.md").read_text(), re.S)
-    workflows = [b for b in blocks if re.search(r"^jobs:", b, re.M)]
-    assert workflows, "README.md shows no complete workflow"
-    paths = []
-    for i, text in enumerate(workflows):
-        paths.append(tmp_path / f"doc-{i}.yml")
-        paths[-1].write_text(text)
-    check(tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, paths))
 
 
 def test_dockerfile_passes_hadolint():

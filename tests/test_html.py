@@ -1,7 +1,7 @@
 """The HTML report, from a real run of the CLI: content, escaping, no network, and a render in headless Chromium.
 
-Chromium is Debian's `chromium` package. When it is missing the browser tests install it if they run as root
-with apt-get, and skip otherwise, saying what to install.
+Chromium is Debian's `chromium` package (helpers.find_chromium installs it where it can; the browser tests
+skip otherwise, saying what to install).
 """
 
 from __future__ import annotations
@@ -10,23 +10,18 @@ import base64
 import hashlib
 import html
 import json
-import os
 import re
-import shutil
-import struct
 import subprocess
 import textwrap
-import zlib
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
-from helpers import ConfigDir
+from helpers import CHROMIUM_MISSING, ConfigDir, browse, find_chromium, read_png
 from verify_compile.records import load_json_results
 
-APT_LINE = "apt-get install -y --no-install-recommends chromium"
 WIDTH, HEIGHT = 1400, 1000
 XSS = "<script>alert(1)</script>"
 
@@ -149,78 +144,23 @@ def test_page_is_well_formed_escaped_and_offline(run: Run) -> None:
 
 # --- headless Chromium -------------------------------------------------------------------------------------------
 
-def _find_chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run("apt-get update -qq && " + APT_LINE, shell=True, env=env, capture_output=True, timeout=600)
-        found = shutil.which("chromium")
-        if found:
-            return found
-    pytest.skip(f"headless Chromium not found: install Debian's chromium package ({APT_LINE})")
-
-
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    return _find_chromium()
+    found = find_chromium()
+    if found is None:
+        pytest.skip(CHROMIUM_MISSING)
+    return found
 
 
 def _browse(chromium: str, tmp: Path, page: Path, *flags: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        # --disable-dev-shm-usage: containers often give /dev/shm 64 MB, too little for a tall page.
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp / 'profile'}", f"--window-size={WIDTH},{HEIGHT}", *flags, page.as_uri()],
-        capture_output=True, text=True, timeout=120)
-
-
-def _read_png(path: Path) -> tuple:
-    """(width, height, set of RGB pixels) of an 8-bit RGB/RGBA non-interlaced PNG, CRCs checked."""
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    pos, idat, header = 8, [], None
-    while pos < len(data):
-        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + n]
-        assert zlib.crc32(kind + body) == struct.unpack(">I", data[pos + 8 + n:pos + 12 + n])[0], "bad CRC"
-        pos += 12 + n
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat.append(body)
-    width, height, depth, colour, _, _, interlace = header
-    assert depth == 8 and colour in (2, 6) and interlace == 0, header
-    bpp, raw = (3 if colour == 2 else 4), zlib.decompress(b"".join(idat))
-    stride = width * bpp
-    assert len(raw) == (stride + 1) * height
-    prev, pixels = bytearray(stride), set()
-    for y in range(height):
-        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for i in range(stride) if kind else ():  # undo the PNG row filter: Sub, Up, Average, Paeth
-            a = line[i - bpp] if i >= bpp else 0
-            b, c = prev[i], (prev[i - bpp] if i >= bpp else 0)
-            if kind == 1:
-                line[i] = (line[i] + a) & 255
-            elif kind == 2:
-                line[i] = (line[i] + b) & 255
-            elif kind == 3:
-                line[i] = (line[i] + (a + b) // 2) & 255
-            else:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        pixels.update(bytes(line[i:i + 3]) for i in range(0, stride, bpp))
-        prev = line
-    return width, height, pixels
+    return browse(chromium, tmp / "profile", page, *flags, size=(WIDTH, HEIGHT))
 
 
 def test_page_renders_in_headless_chromium(run: Run, chromium: str, tmp_path: Path) -> None:
     shot = tmp_path / "report.png"
     proc = _browse(chromium, tmp_path, run.dir / "out.html", f"--screenshot={shot}")
     assert shot.is_file(), proc.stderr[-2000:]
-    width, height, pixels = _read_png(shot)
+    width, height, pixels = read_png(shot)
     assert (width, height) == (WIDTH, HEIGHT)
     assert len(pixels) > 50, "the screenshot is (nearly) blank"
     red = re.search(r"--mismatch:#([0-9a-f]{6})", run.page).group(1)

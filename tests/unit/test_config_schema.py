@@ -64,8 +64,8 @@ models:
     backends:
       - inductor
       - backends.py:mine
-      - {backend: inductor, mode: max-autotune-no-cudagraphs, options: {max_autotune: true}, dynamic: true,
-         fullgraph: false, id: inductor-tuned}
+      - {backend: inductor, mode: max-autotune-no-cudagraphs, dynamic: true, fullgraph: false, id: inductor-tuned}
+      - {backend: inductor, options: {max_autotune: true}, id: inductor-options}
       - {backend: aot_eager, dynamic: null}
       - export
       - {backend: aot_inductor, options: {max_autotune: true}, id: aoti-tuned}
@@ -121,6 +121,8 @@ BAD = [
     (BASE + "    xfail: {'*': {outcome: mismatch}}\n", "xfail without a reason"),
     (BASE + "    backends: [{backend: aot_eager, mode: max-autotune}]\n", "mode on aot_eager"),
     (BASE + "    backends: [{backend: eager, options: {max_autotune: true}}]\n", "options on eager"),
+    (BASE + "    backends: [{backend: inductor, mode: max-autotune, options: {max_autotune: true}}]\n",
+     "mode and options together"),
     (BASE + "    xfail: {'*': {reason: r, outcome: crash}}\n", "xfail outcome unknown"),
     (BASE + "    xfail: {'*': {reason: r, outcome: []}}\n", "xfail outcome empty"),
     (BASE + "    xfail: {'*': {reason: r, outcomes: error}}\n", "xfail key typo"),

@@ -232,6 +232,10 @@ def _backend(item: Any, line: int, check: Checker) -> Optional[BackendSpec]:
                 check.error(f"'{key}' does not apply to backend '{name}': it ignores {key} (torch only logs a "
                             "warning), so the case would verify something else than it says", item.line_of(key),
                             "mode and options are inductor's: use backend: inductor, or drop the key")
+    elif "mode" in item and "options" in item:  # torch.compile raises on both: the case could never compile
+        check.error("'mode' and 'options' together: torch.compile takes one or the other", item.line_of("options"),
+                    "a mode is a set of inductor options: give them in options (e.g. max_autotune: true), or drop "
+                    "options")
     backend_id = item.get("id") or _default_backend_id(name) + (f"-{item['mode']}" if item.get("mode") else "")
     if not NAME_RE.match(str(backend_id)):
         check.error(f"backend id '{backend_id}' may only use letters, digits, '_', '.' and '-'",
