@@ -17,7 +17,9 @@ from typing import Any, Callable, Optional
 
 import torch
 
+from verify_compile import results as R
 from verify_compile.engine import isolation, portable
+from verify_compile.engine.exporting import PhaseError
 from verify_compile.engine.portable import CallRecord
 from verify_compile.results import Mismatch
 from verify_compile.spec import Tolerance
@@ -117,11 +119,21 @@ class _Lazy:
         return self.value
 
 
+class Uncomparable(PhaseError):
+    """A leaf that cannot be compared: the case is an error in phase compare, never a pass of what was not
+    looked at."""
+
+    def __init__(self, where: str, why: str) -> None:
+        shown = where if len(where) <= 120 else f"{where[:60]}...{where[-40:]}"  # a path 100 levels deep
+        super().__init__(R.COMPARE, f"{shown} cannot be compared: {why}")
+
+
 def walk(ref: Any, res: Any, where: str, tol: Tolerance, found: list,
          fp64: Callable[[], Any] = lambda: MISSING, suffix: str = "", depth: int = 0) -> None:
     """Compare two nested values; append a Mismatch for each leaf that differs."""
-    if depth > portable.MAX_DEPTH:  # a cyclic or absurdly deep object graph: what is above was compared
-        return
+    if depth > portable.MAX_DEPTH:
+        raise Uncomparable(where + suffix, f"it is nested more than {portable.MAX_DEPTH} levels deep (or its "
+                                           "objects refer to each other in a cycle)")
     if isinstance(ref, torch.Tensor) or isinstance(res, torch.Tensor):
         if not (isinstance(ref, torch.Tensor) and isinstance(res, torch.Tensor)):
             found.append(_type_mismatch(ref, res, where + suffix))
@@ -207,7 +219,11 @@ def _add(found: list, mismatch: Optional[Mismatch]) -> None:
 
 def compare_tensors(where: str, ref: torch.Tensor, res: torch.Tensor, tol: Tolerance,
                     fp64: Callable[[], Any] = lambda: MISSING) -> Optional[Mismatch]:
-    """None when `res` is an acceptable compiled version of eager's `ref`, else the located difference."""
+    """None when `res` is an acceptable compiled version of eager's `ref`, else the located difference.
+    Tensor subclasses are compared through their plain data, never through their own methods."""
+    if ref.is_nested or res.is_nested:
+        return _compare_nested(where, ref, res, tol, fp64)
+    ref, res = _data(where, ref), _data(where, res)
     if tuple(ref.shape) != tuple(res.shape):
         return Mismatch(where=where, kind="shape", numel=ref.numel(),
                         summary=f"{where}: shape {list(res.shape)} where eager gives {list(ref.shape)}")
@@ -309,6 +325,42 @@ def _describe(where: str, r: torch.Tensor, s: torch.Tensor, bad: torch.Tensor, a
                     actual=_finite(actual), atol=None if exact else atol, rtol=None if exact else rtol)
 
 
+def _data(where: str, t: torch.Tensor) -> torch.Tensor:
+    """The plain tensor a subclass holds (its shape, == and isclose are the subclass's own, and may lie)."""
+    if type(t) in (torch.Tensor, torch.nn.Parameter):
+        return t
+    try:
+        with torch._C.DisableTorchFunctionSubclass():
+            plain = torch.Tensor.as_subclass(t, torch.Tensor).detach()
+            plain.untyped_storage().data_ptr()  # a wrapper subclass has no data of its own to read
+    except Exception as e:
+        raise Uncomparable(where, f"it is a {type(t).__name__}, a tensor subclass whose plain data cannot be read "
+                                  f"({type(e).__name__})") from e
+    return plain
+
+
+def _compare_nested(where: str, ref: torch.Tensor, res: torch.Tensor, tol: Tolerance,
+                    fp64: Callable[[], Any]) -> Optional[Mismatch]:
+    """Nested (jagged) tensors, component by component."""
+    if not (ref.is_nested and res.is_nested):
+        return _type_mismatch(ref, res, where)
+    ours, theirs = ref.unbind(), res.unbind()
+    if len(ours) != len(theirs):
+        return Mismatch(where=where, kind="structure",
+                        summary=f"{where}: {len(theirs)} components where eager's nested tensor has {len(ours)}")
+
+    def component64(i: int) -> Callable[[], Any]:
+        def get() -> Any:
+            f = fp64()
+            return f.unbind()[i] if isinstance(f, torch.Tensor) and f.is_nested else MISSING
+        return get
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        found = compare_tensors(f"{where}.component[{i}]", a, b, tol, component64(i))
+        if found:
+            return found
+    return None
+
+
 def _plain(t: torch.Tensor) -> torch.Tensor:
     t = t.detach()
     if t.is_sparse:
@@ -344,6 +396,8 @@ def _finite(x: float) -> Optional[float]:
 
 
 def _kind(x: Any) -> str:
+    if isinstance(x, torch.Tensor) and x.is_nested:
+        return f"a nested tensor of {x.size(0)} {_dtype(x.dtype)} component(s)"
     if isinstance(x, torch.Tensor):
         return f"a tensor {list(x.shape)} {_dtype(x.dtype)}"
     return "None" if x is None else f"a {type(x).__name__}"

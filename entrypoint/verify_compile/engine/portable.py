@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import enum
 import functools
 import inspect
 import random
@@ -26,7 +27,7 @@ from typing import Any, Callable, NamedTuple, Optional
 
 import torch
 
-MAX_DEPTH = 32
+MAX_DEPTH = 100  # levels of nesting walked; the comparison refuses to pass what lies deeper (or a cycle)
 BISECT_MARKER = "verify-compile-bisect: "  # repro.py --bisect prints its JSON result after this
 ALIAS = " shares memory with"  # flatten_call's key suffix for an output leaf that aliases another value
 STATE = ("param ", "buffer ", "attribute ")  # how state_of names a module's state
@@ -81,9 +82,15 @@ def is_dataclass_instance(value: Any) -> bool:
     return dataclasses.is_dataclass(value) and not isinstance(value, type)
 
 
+# Values compared with ==: they hold no tensor, and their == is the language's or torch's own.
+_VALUE_TYPES = (str, bytes, bytearray, int, float, complex, bool, type(None), enum.Enum, type, range, slice,
+                torch.dtype, torch.device, torch.layout, torch.memory_format)
+
+
 def is_plain_object(value: Any) -> bool:
-    """An object without its own == (a KV cache, a custom output class): it is what its attributes are."""
-    return type(value).__eq__ is object.__eq__
+    """An object that is what its attributes are (a KV cache, a custom output class): walked field by field,
+    never trusted through its own ==, which may say equal for anything (or compare nothing)."""
+    return not isinstance(value, _VALUE_TYPES) and not callable(value) and bool(_attributes(value))
 
 
 def steps(value: Any) -> Optional[list]:
@@ -194,9 +201,15 @@ def state_of(module: Optional[torch.nn.Module]) -> dict:
     state.update({f"buffer {n}": b.detach() for n, b in module.named_buffers()})
     for prefix, sub in module.named_modules():
         for name, value in vars(sub).items():
+            where = f"attribute {prefix + '.' if prefix else ''}{name}"
             if isinstance(value, torch.Tensor):
-                state[f"attribute {prefix + '.' if prefix else ''}{name}"] = value.detach()
+                state[where] = value.detach()
+            elif isinstance(value, (list, tuple, dict)) and name not in _MODULE_INTERNALS:  # self.hist[0]
+                state.update({where + path: t.detach() for path, t in tensor_leaves(value, "")})
     return state
+
+
+_MODULE_INTERNALS = frozenset(vars(torch.nn.Module()))  # _parameters, _buffers, _modules, hooks: named above
 
 
 def call_once(fn: Callable, module: Optional[torch.nn.Module], args: tuple, kwargs: dict, seed: int,

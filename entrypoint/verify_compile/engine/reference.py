@@ -19,7 +19,7 @@ from typing import Callable, Optional
 
 import torch
 
-from verify_compile.engine.compare import compare_calls
+from verify_compile.engine.compare import Uncomparable, compare_calls
 from verify_compile.engine.inputs import has_random_tensor, materialize, torch_dtype
 from verify_compile.engine.loading import LoadError, build_callable, example_inputs
 from verify_compile.engine.perf import CallTimer, peak_memory_mb, reset_peak_memory
@@ -126,9 +126,13 @@ class Reference:
                 target = module if module is not None else self.fn
                 calls = self.run_all(module, target, self.input_sets, self.pristine)
                 self._second.overwritten, _ = overwritten(calls + self.extra_call(target, module))
-                self._second.flaky = _first_disagreement(self.eager, calls, self.spec, self.pristine)
             except Exception as e:
                 self._second.failure = _failure(EAGER, e)
+                return self._second
+            try:
+                self._second.flaky = _first_disagreement(self.eager, calls, self.spec, self.pristine)
+            except Uncomparable:  # what cannot be compared cannot show eager disagreeing with itself either
+                pass
         return self._second
 
     def fp64(self, set_index: int) -> Optional[CallRecord]:
