@@ -133,6 +133,8 @@ def test_eager_disagreeing_with_itself_is_flaky_not_a_mismatch(verdicts):
     r = verdicts["noisy[aot_eager]"]
     assert r["outcome"] == "flaky"
     assert "eager disagrees with itself" in r["message"]
+    # both values come from eager: the diff names them as its two runs, never as "compiled" (issue #18)
+    assert "eager run 1 " in r["message"] and ", eager run 2 " in r["message"] and "compiled" not in r["message"]
 
 
 def test_cuda_requested_without_gpu_is_skipped_with_reason(verdicts):

@@ -10,6 +10,7 @@ The verdict for a floating-point leaf (the rules PyTorch's own accuracy harness 
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import math
 from collections.abc import Mapping
@@ -59,15 +60,20 @@ def resolve_tolerance(tol: Tolerance, dtype: torch.dtype) -> tuple:
 
 def compare_calls(eager: CallRecord, compiled: CallRecord, tol: Tolerance,
                   fp64: Optional[Callable[[], Optional[CallRecord]]] = None,
-                  pristine: Optional[dict] = None, use_fp64: bool = True) -> list:
+                  pristine: Optional[dict] = None, use_fp64: bool = True,
+                  sides: tuple = ("eager", "compiled")) -> list:
     """Every differing leaf, in the order output, inputs, module state, gradients, computed with the torch the
     worker started with (engine/isolation.py), whatever the case replaced.
 
     `fp64` lazily returns the float64 record of the same call (None when unavailable); `pristine` maps
     state names to their values before any call, standing in for entries a run left unchanged.
     """
-    with isolation.genuine():
-        return _compare_calls(eager, compiled, tol, fp64, pristine, use_fp64)
+    token = _SIDES.set(sides)  # how messages name the two calls: eager runs 1 and 2, when they are both eager's
+    try:
+        with isolation.genuine():
+            return _compare_calls(eager, compiled, tol, fp64, pristine, use_fp64)
+    finally:
+        _SIDES.reset(token)
 
 
 def _compare_calls(eager: CallRecord, compiled: CallRecord, tol: Tolerance,
@@ -84,8 +90,8 @@ def _compare_calls(eager: CallRecord, compiled: CallRecord, tol: Tolerance,
     for leaf, shared in compiled.aliases.items():
         if eager.aliases.get(leaf) != shared:  # the reverse (eager's view, compiled's copy) is legal: reshape
             found.append(Mismatch(where=leaf, kind="alias", summary=(
-                f"{leaf}: compiled returns the memory of {shared} (writing to one changes the other); "
-                "eager returns a tensor of its own")))
+                f"{leaf}: {_res()} returns the memory of {shared} (writing to one changes the other); "
+                f"{_ref()} returns a tensor of its own")))
     walk(eager.inputs[0], compiled.inputs[0], "input", tol, found, fp64_of(lambda o: o.inputs[0]),
          suffix=" after the call")
     walk(eager.inputs[1], compiled.inputs[1], "input", tol, found, fp64_of(lambda o: o.inputs[1]),
@@ -117,6 +123,17 @@ class _Lazy:
             with isolation.as_the_case_left_it():  # the float64 reference runs the case's model
                 self.done, self.value = True, self.make()
         return self.value
+
+
+_SIDES: contextvars.ContextVar = contextvars.ContextVar("sides", default=("eager", "compiled"))
+
+
+def _ref() -> str:
+    return _SIDES.get()[0]
+
+
+def _res() -> str:
+    return _SIDES.get()[1]
 
 
 class Uncomparable(PhaseError):
@@ -167,9 +184,9 @@ def _structure_problem(ref: Any, res: Any) -> str:
         missing = [k for k in ref if k not in res]
         extra = [k for k in res if k not in ref]
         return (f"keys differ: missing {missing}, unexpected {extra}" if missing or extra
-                else f"key order differs: {list(res.keys())} where eager has {list(ref.keys())}")
+                else f"key order differs: {list(res.keys())} where {_ref()} has {list(ref.keys())}")
     if isinstance(ref, (list, tuple)) and len(ref) != len(res):
-        return f"{len(res)} elements where eager gives {len(ref)}"
+        return f"{len(res)} elements where {_ref()} gives {len(ref)}"
     return ""
 
 
@@ -204,11 +221,11 @@ def _compare_values(ref: Any, res: Any, where: str) -> Optional[Mismatch]:
         equal = getattr(ref, "shape", None) == getattr(res, "shape", None)
     if equal:
         return None
-    return Mismatch(where=where, kind="values", summary=f"{where}: compiled gives {res!r} where eager gives {ref!r}")
+    return Mismatch(where=where, kind="values", summary=f"{where}: {_res()} gives {res!r} where {_ref()} gives {ref!r}")
 
 
 def _type_mismatch(ref: Any, res: Any, where: str) -> Mismatch:
-    return Mismatch(where=where, kind="type", summary=f"{where}: compiled gives {_kind(res)} where eager gives "
+    return Mismatch(where=where, kind="type", summary=f"{where}: {_res()} gives {_kind(res)} where {_ref()} gives "
                                                       f"{_kind(ref)}")
 
 
@@ -226,10 +243,10 @@ def compare_tensors(where: str, ref: torch.Tensor, res: torch.Tensor, tol: Toler
     ref, res = _data(where, ref), _data(where, res)
     if tuple(ref.shape) != tuple(res.shape):
         return Mismatch(where=where, kind="shape", numel=ref.numel(),
-                        summary=f"{where}: shape {list(res.shape)} where eager gives {list(ref.shape)}")
+                        summary=f"{where}: shape {list(res.shape)} where {_ref()} gives {list(ref.shape)}")
     if ref.dtype != res.dtype:
         return Mismatch(where=where, kind="dtype", numel=ref.numel(),
-                        summary=f"{where}: dtype {_dtype(res.dtype)} where eager gives {_dtype(ref.dtype)}")
+                        summary=f"{where}: dtype {_dtype(res.dtype)} where {_ref()} gives {_dtype(ref.dtype)}")
     ref, res = _plain(ref), _plain(res).to(ref.device)
     if ref.numel() == 0:
         return None
@@ -311,11 +328,11 @@ def _describe(where: str, r: torch.Tensor, s: torch.Tensor, bad: torch.Tensor, a
     at = f"[{', '.join(map(str, index))}]" if index else "(scalar)"
     if bool(nan_introduced.any()):
         kind = "nan"
-        head = f"{int(nan_introduced.sum())} of {numel} element(s) are NaN where eager has a number"
+        head = f"{int(nan_introduced.sum())} of {numel} element(s) are NaN where {_ref()} has a number"
     else:
         kind = "values"
         head = f"{n_bad} of {numel} element(s) differ ({100.0 * n_bad / numel:.3g}%)"
-    summary = f"{where}: {head}; worst at {at}: eager {expected:.6g}, compiled {actual:.6g}"
+    summary = f"{where}: {head}; worst at {at}: {_ref()} {expected:.6g}, {_res()} {actual:.6g}"
     if exact:
         summary += " (exact comparison)"
     else:
@@ -347,7 +364,7 @@ def _compare_nested(where: str, ref: torch.Tensor, res: torch.Tensor, tol: Toler
     ours, theirs = ref.unbind(), res.unbind()
     if len(ours) != len(theirs):
         return Mismatch(where=where, kind="structure",
-                        summary=f"{where}: {len(theirs)} components where eager's nested tensor has {len(ours)}")
+                        summary=f"{where}: {len(theirs)} components where {_ref()}'s nested tensor has {len(ours)}")
 
     def component64(i: int) -> Callable[[], Any]:
         def get() -> Any:

@@ -202,7 +202,8 @@ def run_eager(ref: Reference, on_phase: Callable[[str], None]) -> Reference:
 def _first_disagreement(first: list, second: list, spec: ModelSpec, pristine: dict) -> list:
     """The differences between two eager runs at the first input set where they differ ([] if none)."""
     for i, (a, b) in enumerate(zip(first, second)):
-        diffs = compare_calls(a, b, spec.tolerance, pristine=pristine, use_fp64=False)
+        diffs = compare_calls(a, b, spec.tolerance, pristine=pristine, use_fp64=False,
+                              sides=("eager run 1", "eager run 2"))
         if diffs:
             for d in diffs:
                 d.input_set = i + 1
