@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from consumers import real, reports, views
 
-from helpers import judged
+from helpers import flat, judged
 from verify_compile import results as R
 from verify_compile.reports.junit import render_junit
 from verify_compile.results import RunResult
@@ -35,7 +35,8 @@ def _shown(golden: dict) -> dict:
 
 
 def _recorded() -> list[dict]:
-    return json.loads(reports.RESULTS.read_text(encoding="utf-8"))["results"]
+    """The recorded run's results, judged as the reports render them, each one mapping (helpers.flat)."""
+    return [flat(r) for r in json.loads(reports.RESULTS.read_text(encoding="utf-8"))["results"]]
 
 
 def _reason(r: dict) -> str:
