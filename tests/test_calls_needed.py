@@ -189,7 +189,7 @@ def _timings(case_id: str, eager: list, compiled: list, case_seconds: float, tmp
     import time
 
     from verify_compile.engine.compilers import Compiled
-    from verify_compile.results import CaseResult
+    from verify_compile.results import Observation
 
     shutil.copy(FIXTURES / "models.py", tmp_path / "models.py")
     (tmp_path / "c.yaml").write_text("version: 1\ndefaults: {device: cpu, backends: [eager]}\nmodels:\n"
@@ -200,8 +200,8 @@ def _timings(case_id: str, eager: list, compiled: list, case_seconds: float, tmp
     ref.eager_timer.seconds, ref.eager_timer.warm = eager, eager[1:]
     timer = perf.CallTimer(ref.fn, torch.device("cpu"))
     timer.seconds, timer.warm = compiled, compiled[1:]
-    result = CaseResult(case_id=case_id, index=0, model="relu", backend="eager", config="c.yaml", line=1,
-                        outcome=R.PASS)
+    result = Observation(case_id=case_id, index=0, model="relu", backend="eager", config="c.yaml", line=1,
+                         outcome=R.PASS)
     loops: list = []
     patch = pytest.MonkeyPatch()
     patch.setattr(perf, "measure", lambda *a, **k: loops.append(1) or (perf.Perf(1.0, 1.0, 1.0), 5))

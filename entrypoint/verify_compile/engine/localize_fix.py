@@ -9,11 +9,11 @@ from typing import Callable, Iterator, Optional
 
 import torch
 
-from verify_compile.engine.calls import call_once
 from verify_compile.engine.compare import compare_calls
 from verify_compile.engine.localize_graph import Predicate, count_ops, eager_ops
 from verify_compile.engine.localize_session import OutOfTime, Session, first_summary, forward_source, is_torch_file
 from verify_compile.engine.localize_shipped import comparable, shipped_model
+from verify_compile.engine.portable import call_once
 from verify_compile.errors import exception_summary
 
 _MIN_RECHECK_S = 5.0

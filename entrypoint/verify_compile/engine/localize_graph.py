@@ -16,11 +16,9 @@ from typing import Any, Callable, Optional
 import torch
 import torch.fx
 
-from verify_compile.engine.calls import call_once
 from verify_compile.engine.compare import compare_calls
-from verify_compile.engine.inputs import cast_floating, clone_value
 from verify_compile.engine.localize_session import OutOfTime, Session, first_summary, is_torch_file, user_frame
-from verify_compile.engine.torchstate import seed_everything
+from verify_compile.engine.portable import call_once, cast_floating, clone_value, seed_everything
 
 _KEPT_META = ("stack_trace", "nn_module_stack")  # what the report reads; fake tensors would only weigh on copies
 _CALLS = ("call_function", "call_method", "call_module")

@@ -16,12 +16,10 @@ from typing import Any, Callable, Optional
 
 import torch
 
-from verify_compile.engine.calls import call_once, state_of
 from verify_compile.engine.compare import CallRecord, compare_calls
-from verify_compile.engine.inputs import cast_floating, clone_value
 from verify_compile.engine.localize_session import OutOfTime, Session, first_summary, forward_source, is_torch_file
 from verify_compile.engine.localize_shipped import comparable, compile_part
-from verify_compile.engine.torchstate import seed_everything
+from verify_compile.engine.portable import call_once, cast_floating, clone_value, seed_everything, state_of
 from verify_compile.errors import exception_summary
 
 MAX_CULPRITS = 8  # past this many, the bug is everywhere: the list would not help

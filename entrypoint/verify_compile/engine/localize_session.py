@@ -16,9 +16,9 @@ from typing import Any, Callable, Optional
 
 import torch
 
-from verify_compile.engine.compilers import compile_kwargs, uses_cudagraphs
 from verify_compile.engine.loading import resolve_backend
 from verify_compile.engine.localize_text import MARKER
+from verify_compile.engine.portable import compile_kwargs, uses_cudagraphs
 from verify_compile.engine.reference import Reference
 from verify_compile.spec import Case
 
@@ -73,7 +73,8 @@ class Session:
         dynamo caches (many compiles of one class would otherwise hit the recompile limit)."""
         torch._dynamo.reset()
         compiled = torch.compile(target, **self.compile_kwargs())
-        if not uses_cudagraphs(self.case.backend, self.ref.device):
+        b = self.case.backend
+        if not uses_cudagraphs(b.backend, b.mode, b.options, self.ref.device):
             return compiled
 
         def marked(*args: Any, **kwargs: Any) -> Any:
@@ -84,7 +85,8 @@ class Session:
     def compile_kwargs(self) -> dict:
         if self._backend is None:
             self._backend = resolve_backend(self.case.backend, self.case.model.base_dir)
-        return compile_kwargs(self.case.backend, self._backend)
+        b = self.case.backend
+        return compile_kwargs(self._backend, b.mode, b.options, b.dynamic, b.fullgraph)
 
     def shown(self, filename: str) -> str:
         """A source file as a reader knows it: relative to the config's folder, `torch/...` for torch's own."""

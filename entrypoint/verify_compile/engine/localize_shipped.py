@@ -17,9 +17,9 @@ from typing import Any, Optional
 import torch
 import torch._inductor
 
-from verify_compile.engine.calls import state_of
 from verify_compile.engine.compare import CallRecord
 from verify_compile.engine.localize_session import Session
+from verify_compile.engine.portable import state_of
 from verify_compile.spec import AOT_INDUCTOR
 
 _PACKAGES = itertools.count()

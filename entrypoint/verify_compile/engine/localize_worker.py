@@ -23,13 +23,12 @@ import torch
 from torch.fx._lazy_graph_module import _force_skip_lazy_graph_module
 
 from verify_compile.engine import localize_graph as graphs
-from verify_compile.engine.inputs import clone_value
 from verify_compile.engine.localize_fix import recheck_graph, recheck_modules, recheck_split, verify_model
 from verify_compile.engine.localize_modules import describe, replaying, search
 from verify_compile.engine.localize_script import write_minimal
 from verify_compile.engine.localize_session import OutOfTime, Session, first_summary
+from verify_compile.engine.portable import clone_value, configure_for_verification, seed_everything
 from verify_compile.engine.reference import build_reference
-from verify_compile.engine.torchstate import configure_for_verification, seed_everything
 from verify_compile.errors import exception_summary
 
 
@@ -42,7 +41,7 @@ def main(argv: list) -> int:
         setattr(torch._dynamo.config, key, value)
     ref = build_reference(case.model, torch.device(request["device"]), lambda phase: None)
     session = Session(case, ref, request["set_index"], deadline, request.get("bundle"))
-    if ref.failure or ref.flaky:
+    if ref.failure:  # a flaky case is never localized: only a mismatch gets here
         session.note("not localized: the eager reference could not be rebuilt here ("
                      + (ref.failure.message if ref.failure else "eager disagrees with itself") + ")")
         session.emit()
