@@ -108,3 +108,9 @@ def test_the_api_imports_torch_and_the_engine_only_when_called():
     top = {n for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
            for n in ([a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""])}
     assert not {n for n in top if n == "torch" or n.startswith(("torch.", "verify_compile.engine"))}, top
+
+
+def test_test_files_have_unique_names():
+    # pytest's default import mode keys test modules by basename: two files of one name stop the whole collection.
+    names = [path.name for path in (REPO / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
