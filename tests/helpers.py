@@ -3,6 +3,7 @@ conftest.py."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
@@ -33,6 +34,14 @@ SHARED = _shared()
 SHARED_MISSING = ("the shared folder is missing: set SHARED_DIR to it, or keep it as 'shared/' beside the "
                   f"checkout ({REPO.parent / 'shared'})")
 JUNIT_XSD = SHARED / "schemas" / "junit-10.xsd" if SHARED else None
+
+
+def load_fixture(name: str):
+    """A module of tests/fixtures as the tests' own process imports it (the CLI's workers load them by path)."""
+    spec = importlib.util.spec_from_file_location(f"fixture_{name}", FIXTURES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_cli(*args: str, cwd: Path | str | None = None, timeout: float = 600,
@@ -272,3 +281,22 @@ def read_png(path: Path, pixels: bool = True) -> tuple:
         found.update(bytes(line[i:i + 3]) for i in range(0, stride, bpp))
         prev = line
     return width, height, found
+
+
+# A sweep over named dims: tests/unit/test_dims_unit.py resolves it, tests/test_dims.py runs it.
+SWEEP_MODELS = "def rowsum(x, y):\n    return x.sum(-1) * 2 + y.float().mean()\n"
+
+SWEEP_CONFIG = f"""\
+version: 1
+defaults:
+  dims: {{T: 16}}
+models:
+  - name: tokens
+    function: models.py:rowsum
+    device: cpu
+    dims: {{B: 4}}
+    inputs:
+      - args: [{{shape: [B, T]}}, {{shape: [B, T], dist: randint, high: 100}}]
+    sweep: {{B: [1, 3], T: [5]}}
+    backends: [aot_eager, {FIXTURES / "backends.py"}:wrong_for_batch_of_one]
+"""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import operator
 import subprocess
 import sys
 
@@ -10,8 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import REPO
+from helpers import REPO, load_fixture
 from verify_compile import assert_verified, verify
+
+mul_to_add = load_fixture("backends").mul_to_add
 
 
 class Block(nn.Module):
@@ -25,14 +26,6 @@ class Block(nn.Module):
 
 def seed_scenario(x, pair, k):
     return x * pair[0] + pair[1] * k
-
-
-def mul_to_add(gm, example_inputs):
-    for node in gm.graph.nodes:
-        if node.op == "call_function" and node.target in (operator.mul, torch.mul):
-            node.target = operator.add
-    gm.recompile()
-    return gm.forward
 
 
 def crashing(gm, example_inputs):

@@ -3,29 +3,12 @@ The input sets and typed specs a config resolves are checked in the fast tier (t
 
 from __future__ import annotations
 
-from helpers import FIXTURES, ConfigDir, results_by_id
-
-MODELS = "def rowsum(x, y):\n    return x.sum(-1) * 2 + y.float().mean()\n"
-
-CONFIG = f"""\
-version: 1
-defaults:
-  dims: {{T: 16}}
-models:
-  - name: tokens
-    function: models.py:rowsum
-    device: cpu
-    dims: {{B: 4}}
-    inputs:
-      - args: [{{shape: [B, T]}}, {{shape: [B, T], dist: randint, high: 100}}]
-    sweep: {{B: [1, 3], T: [5]}}
-    backends: [aot_eager, {FIXTURES / "backends.py"}:wrong_for_batch_of_one]
-"""
+from helpers import SWEEP_CONFIG, SWEEP_MODELS, ConfigDir, results_by_id
 
 
 def test_a_batch_of_one_in_a_sweep_is_a_mismatch_that_names_the_swept_set(config_dir: ConfigDir) -> None:
-    config_dir.add("models.py", MODELS)
-    config_dir(CONFIG)
+    config_dir.add("models.py", SWEEP_MODELS)
+    config_dir(SWEEP_CONFIG)
     proc = config_dir.run("run", "cfg.yaml", "--json", "out.json")
     results = results_by_id(config_dir.path / "out.json")
     good, bad = results["tokens[aot_eager]"], results["tokens[wrong_for_batch_of_one]"]

@@ -3,19 +3,15 @@ containers, nested tensors, tensor subclasses whose comparisons lie. Fast tier: 
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 import torch
 
-from helpers import FIXTURES
+from helpers import load_fixture
 from verify_compile.engine.compare import Uncomparable, walk
 from verify_compile.engine.portable import state_of
 from verify_compile.spec import Tolerance
 
-_spec = importlib.util.spec_from_file_location("uncompared", FIXTURES / "uncompared.py")
-U = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(U)
+U = load_fixture("uncompared")
 
 
 def differences(eager, compiled) -> list:

@@ -6,38 +6,20 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
-from helpers import FIXTURES, write
-
-MODELS = "def rowsum(x, y):\n    return x.sum(-1) * 2 + y.float().mean()\n"
-
-# tests/test_dims.py runs the same config.
-CONFIG = f"""\
-version: 1
-defaults:
-  dims: {{T: 16}}
-models:
-  - name: tokens
-    function: models.py:rowsum
-    device: cpu
-    dims: {{B: 4}}
-    inputs:
-      - args: [{{shape: [B, T]}}, {{shape: [B, T], dist: randint, high: 100}}]
-    sweep: {{B: [1, 3], T: [5]}}
-    backends: [aot_eager, {FIXTURES / "backends.py"}:wrong_for_batch_of_one]
-"""
+from helpers import SWEEP_CONFIG, SWEEP_MODELS, write
 
 
 def _load(tmp_path: Path, text: str):
     from verify_compile.config.loader import load_config
 
-    write(tmp_path / "models.py", MODELS)
+    write(tmp_path / "models.py", SWEEP_MODELS)
     return load_config(write(tmp_path / "cfg.yaml", text))
 
 
 def test_sweeps_become_labelled_input_sets_with_named_dims(tmp_path: Path) -> None:
     from verify_compile.spec import TensorSpec
 
-    (spec,) = _load(tmp_path, CONFIG).models
+    (spec,) = _load(tmp_path, SWEEP_CONFIG).models
     assert spec.dims == {"T": 16, "B": 4} and spec.dynamic_dims == ("T", "B")  # `dims` order
     assert [(s.label, s.line) for s in spec.inputs] == [("", 10), ("sweep B=1", 11), ("sweep B=3", 11),
                                                         ("sweep T=5", 11)]
