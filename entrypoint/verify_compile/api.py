@@ -42,13 +42,14 @@ def verify(target: Callable, args: tuple = (), kwargs: Optional[dict] = None, *,
     dtype's defaults), a number (atol and rtol), (atol, rtol), or {"atol": ..., "rtol": ...}. `train=True`
     also runs backward and compares every gradient. A failure of the backend or the target is an `error` result,
     never an exception; a mistake in these arguments is a TypeError or ValueError."""
-    from verify_compile.engine.live import run_live
+    from verify_compile.engine.live import describe, run_live
 
     spec, live_backend = _backend_spec(backend, mode, dynamic, fullgraph, options)
     sets = _input_sets(args, kwargs, inputs)
-    model = ModelSpec(name=name or _name_of(target), kind="model" if _is_module(target) else "function",
+    kind, found_device, found_dtype = describe(target, sets)
+    model = ModelSpec(name=name or _name_of(target), kind=kind,
                       target=f"<live {type(target).__name__}>", config_file="<python>", base_dir=os.getcwd(),
-                      line=0, device=device or _device_of(target, sets), dtype=dtype or _dtype_of(target, sets),
+                      line=0, device=device or found_device, dtype=dtype or found_dtype,
                       train=train, tolerance=_tolerance(tolerance), seed=seed, redraw=redraw, benchmark=benchmark,
                       dynamo_config=dict(dynamo_config or {}), backends=(spec,))
     case = Case(index=0, model=model, backend=spec)
@@ -130,33 +131,6 @@ def _tolerance(value: Any) -> Tolerance:
     raise TypeError("tolerance is a number, (atol, rtol) or {'atol': ..., 'rtol': ...}")
 
 
-def _is_module(target: Any) -> bool:
-    import torch
-
-    return isinstance(target, torch.nn.Module)
-
-
 def _name_of(target: Any) -> str:
     raw = getattr(target, "__name__", None) or type(target).__name__
     return "".join(c if c.isalnum() or c in "_.-" else "_" for c in raw) or "target"
-
-
-def _tensors(target: Any, sets: list) -> list:
-    import torch
-
-    from verify_compile.engine.portable import tensor_leaves
-
-    found = [t for _, t in tensor_leaves(sets, "")]
-    if isinstance(target, torch.nn.Module):
-        found = list(target.parameters()) + list(target.buffers()) + found
-    return found
-
-
-def _device_of(target: Any, sets: list) -> str:
-    found = _tensors(target, sets)
-    return str(found[0].device) if found else "cpu"
-
-
-def _dtype_of(target: Any, sets: list) -> str:
-    floating = [t for t in _tensors(target, sets) if t.is_floating_point()]
-    return str(floating[0].dtype).replace("torch.", "") if floating else "float32"

@@ -39,6 +39,19 @@ def run_live(case: Case, target: Any, input_sets: list, backend: Optional[Callab
         state.restore()
 
 
+def describe(target: Any, input_sets: list) -> tuple[str, str, str]:
+    """(kind, device, dtype) of a live target as its config entry would say them: "model" for an nn.Module,
+    else "function"; the device of its first tensor (parameters, buffers, then inputs; "cpu" if none); the dtype
+    of its first floating one ("float32" if none)."""
+    found = [t for _, t in tensor_leaves(input_sets, "")]
+    is_module = isinstance(target, torch.nn.Module)
+    if is_module:
+        found = list(target.parameters()) + list(target.buffers()) + found
+    floating = [t for t in found if t.is_floating_point()]
+    return ("model" if is_module else "function", str(found[0].device) if found else "cpu",
+            str(floating[0].dtype).replace("torch.", "") if floating else "float32")
+
+
 class _Given:
     """Stands in for the worker's ReferenceCache: the one reference, built from the live object."""
 
