@@ -5,10 +5,10 @@
 It runs `verify-compile run tests/consumers/fixture.yaml` from the repository root (every outcome once, built-in
 and custom backends), interrupts it with SIGINT while its last case hangs (an `interrupted` error), and writes:
 
-- results.json: the run's `--json`;
-- report.xml: the run's `--junit` (testcase file/line, the default);
-- report-strict.xml: `verify-compile merge results.json --junit --junit-strict`, without file/line (the strict
-  schema's form).
+- results.json: the run's `--json`, with this machine's paths (the checkout, Python's library folders) in its
+  tracebacks replaced by neutral ones, so the repository holds no machine path;
+- report.xml: `verify-compile merge results.json --junit` (testcase file/line, the default);
+- report-strict.xml: the same with `--junit-strict`, without file/line (the strict schema's form).
 
 update_golden.py runs this first when given --fixture. Both reports are pure renderings of results.json, which
 tests/test_consumers.py checks against the current renderer.
@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -52,17 +53,28 @@ def _check(proc: subprocess.Popen, expected: int, what: str) -> None:
         raise SystemExit(f"make_fixture: {what} exited {proc.returncode}, not {expected}:\n{out}\n{err}")
 
 
+def neutral_paths(text: str) -> str:
+    """`text` with the checkout and Python's library folders named as on no machine in particular."""
+    places = {str(REPO): "/repo", sysconfig.get_paths()["purelib"]: "/python/site-packages",
+              sysconfig.get_paths()["stdlib"]: "/python/lib"}
+    for real_path in sorted(places, key=len, reverse=True):  # site-packages lies inside the stdlib folder
+        text = text.replace(real_path, places[real_path])
+    return text
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         marker = Path(tmp) / "started"
-        run = _cli("run", str(CONFIG), "--json", str(HERE / "results.json"), "--junit", str(HERE / "report.xml"),
+        run = _cli("run", str(CONFIG), "--json", str(HERE / "results.json"),
                    env={"VERIFY_COMPILE_FIXTURE_STARTED": str(marker)})
         _wait_for(marker, run)  # cases run one at a time, in order: every other case has finished
         time.sleep(0.5)
         run.send_signal(signal.SIGINT)
         _check(run, INTERRUPTED, "the interrupted run")
-    merged = _cli("merge", str(HERE / "results.json"), "--junit", str(HERE / "report-strict.xml"), "--junit-strict")
-    _check(merged, 1, "merge")
+    results = HERE / "results.json"
+    results.write_text(neutral_paths(results.read_text(encoding="utf-8")), encoding="utf-8")
+    for report, strict in (("report.xml", ()), ("report-strict.xml", ("--junit-strict",))):
+        _check(_cli("merge", str(results), "--junit", str(HERE / report), *strict), 1, "merge")
     print(f"make_fixture: wrote {HERE}/results.json, report.xml and report-strict.xml")
 
 
