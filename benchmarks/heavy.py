@@ -139,9 +139,11 @@ def measure(variant: str, backend: str, scale: float, models: list, tool_path: s
     return row
 
 
-def _case_summary(r: dict) -> dict:
+def _case_summary(record: dict) -> dict:
+    """One case of a tool's --json: format 2 nests observation and verdict; an older tool's record is flat."""
+    r, verdict = record.get("observation", record), record.get("verdict", record)
     perf = r.get("perf") or {}
-    return {"id": r["case_id"], "outcome": r["outcome"], "duration": round(r["duration"], 1),
+    return {"id": r["case_id"], "outcome": verdict["outcome"], "duration": round(r["duration"], 1),
             "compile_time": r.get("compile_time") and round(r["compile_time"], 1),
             "eager_ms": perf.get("eager_ms") and round(perf["eager_ms"]), "speedup": perf.get("speedup"),
             "notes": r.get("notes", [])}
