@@ -25,9 +25,10 @@ def run(config: str, cache_dir: str, out: str) -> tuple:
     subprocess.run([sys.executable, "-m", "verify_compile", "run", config, "--cache-dir", cache_dir,
                     "--json", out], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     seconds = time.perf_counter() - start
-    results = json.loads(Path(out).read_text())["results"]
-    hits = sum(r["cache"].get("hits", 0) for r in results)
-    misses = sum(r["cache"].get("misses", 0) for r in results)
+    # format 2 nests each case's observation; an older tool's record is flat
+    caches = [r.get("observation", r)["cache"] for r in json.loads(Path(out).read_text())["results"]]
+    hits = sum(c.get("hits", 0) for c in caches)
+    misses = sum(c.get("misses", 0) for c in caches)
     return seconds, hits, misses
 
 
