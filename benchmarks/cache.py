@@ -25,11 +25,13 @@ def run(config: str, cache_dir: str, out: str) -> tuple:
     subprocess.run([sys.executable, "-m", "verify_compile", "run", config, "--cache-dir", cache_dir,
                     "--json", out], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     seconds = time.perf_counter() - start
-    # format 2 nests each case's observation; an older tool's record is flat
-    caches = [r.get("observation", r)["cache"] for r in json.loads(Path(out).read_text())["results"]]
-    hits = sum(c.get("hits", 0) for c in caches)
-    misses = sum(c.get("misses", 0) for c in caches)
-    return seconds, hits, misses
+    return (seconds, *cache_counts(Path(out).read_text()))
+
+
+def cache_counts(results_json: str) -> tuple[int, int]:
+    """(hits, misses) over a run's --json: format 2 nests each case's observation; an older tool's is flat."""
+    caches = [r.get("observation", r)["cache"] for r in json.loads(results_json)["results"]]
+    return sum(c.get("hits", 0) for c in caches), sum(c.get("misses", 0) for c in caches)
 
 
 def main() -> None:
