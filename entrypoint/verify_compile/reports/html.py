@@ -289,18 +289,9 @@ def _details(r: CaseResult) -> str:
         cards.append(_card("Expected failure", f"<p>{_e(xfail.reason)} (expects {_e(' or '.join(xfail.outcomes))})"
                                                 "</p>"))
     if r.health:
-        h = r.health
-        cards.append(_card("Compile health", _kv([("graphs", h.graphs), ("graph breaks", h.graph_breaks),
-                                                  ("recompiles", h.recompiles), ("fallbacks", h.fallbacks)])
-                           + _list("graph break reasons", h.break_reasons, ordered=True)
-                           + _list("recompile reasons", h.recompile_reasons, ordered=True)))
-    p = r.perf
-    if p or r.compile_time is not None or r.cache:
-        cards.append(_card("Speed", _kv([
-            ("compile time", _opt(r.compile_time, ".3f", " s")), ("eager", _opt(p and p.eager_ms, ".4g", " ms")),
-            ("compiled", _opt(p and p.compiled_ms, ".4g", " ms")), ("speedup", _opt(p and p.speedup, ".2f", "\u00d7")),
-            ("peak memory", _opt(p and p.peak_memory_mb, ".1f", " MB")),
-            ("compile cache", ", ".join(f"{v} {k}" for k, v in r.cache.items()) if r.cache else None)])))
+        cards.append(_health_card(r.health))
+    if r.perf or r.compile_time is not None or r.cache:
+        cards.append(_speed_card(r))
     if r.baseline:
         shown = {"status": r.baseline.get("status"), "expected": r.baseline.get("expected"),
                  "this run": r.baseline.get("actual")}
@@ -316,6 +307,22 @@ def _details(r: CaseResult) -> str:
     if r.captured:
         cards.append(_card("Captured output", _pre(r.captured), wide=True))
     return head + f'<div class="grid">{"".join(cards)}</div>'
+
+
+def _health_card(h: Any) -> str:
+    return _card("Compile health", _kv([("graphs", h.graphs), ("graph breaks", h.graph_breaks),
+                                        ("recompiles", h.recompiles), ("fallbacks", h.fallbacks)])
+                 + _list("graph break reasons", h.break_reasons, ordered=True)
+                 + _list("recompile reasons", h.recompile_reasons, ordered=True))
+
+
+def _speed_card(r: CaseResult) -> str:
+    p = r.perf
+    return _card("Speed", _kv([
+        ("compile time", _opt(r.compile_time, ".3f", " s")), ("eager", _opt(p and p.eager_ms, ".4g", " ms")),
+        ("compiled", _opt(p and p.compiled_ms, ".4g", " ms")), ("speedup", _opt(p and p.speedup, ".2f", "\u00d7")),
+        ("peak memory", _opt(p and p.peak_memory_mb, ".1f", " MB")),
+        ("compile cache", ", ".join(f"{v} {k}" for k, v in r.cache.items()) if r.cache else None)]))
 
 
 def _diff_table(mismatches: list) -> str:
