@@ -37,9 +37,10 @@ took "image built"
 work=$(mktemp -d /tmp/container-test.XXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir -m 777 "$work/out"
-# As a uid with no passwd entry, like the action's --user: proves nothing relies on USER, HOME or root.
+# As a uid with no passwd entry, like the action's --user: proves nothing relies on USER, HOME or root. The
+# strict schema's form of the report (no testcase file/line); the action's run below writes the default form.
 podman run --rm --network=host --user 1000:1000 -v "$repo:/work" -w /work -v "$work/out:/out" "$image" \
-  run configs/example.yaml --junit /out/report.xml
+  run configs/example.yaml --junit /out/report.xml --junit-strict
 took "example config run in the container"
 
 "$py" - "$repo" "$work/out/report.xml" "$shared" <<'EOF'
@@ -101,6 +102,7 @@ grep -q '^total<<' "$work/output" || { echo "container-test: no outputs written"
 "$py" - "$work/output" "$work/summary.md" "$work/ws/reports/junit.xml" "$work" <<'EOF'
 import json
 import sys
+import xml.etree.ElementTree as ET
 
 lines = open(sys.argv[1]).read().split("\n")
 outputs = {line.split("<<")[0]: lines[i + 1] for i, line in enumerate(lines) if "<<" in line}
@@ -109,7 +111,8 @@ assert outputs["junit_path"] == "reports/junit.xml" and outputs["conclusion"] ==
 summary = open(sys.argv[2]).read()
 assert summary.startswith("## verify-compile: ✅"), "summary"
 assert open(outputs["summary_path"]).read() == summary, "summary_path is not the step summary"
-open(sys.argv[3]).close()
+# the default form: every testcase names its config file and line, for annotations
+assert all(c.get("file") and c.get("line") for c in ET.parse(sys.argv[3]).getroot().iter("testcase")), "file/line"
 # written inside the container, outside the workspace: on this side all the same
 assert len(json.load(open(f"{sys.argv[4]}/elsewhere/results.json"))["results"]) == 12
 assert open(f"{sys.argv[4]}/md dir/summary.md").read().startswith("## verify-compile: ✅")
