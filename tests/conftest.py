@@ -7,7 +7,7 @@ from typing import Callable, Iterable
 
 import pytest
 
-from helpers import DEFAULT_FIXTURES, JUNIT_XSD, SHARED_MISSING, ConfigDir
+from helpers import CHROMIUM_MISSING, DEFAULT_FIXTURES, JUNIT_XSD, SHARED_MISSING, ConfigDir, find_chromium
 
 
 @pytest.fixture
@@ -32,3 +32,12 @@ def module_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Callable[...,
     def make(name: str, fixtures: Iterable[str] = DEFAULT_FIXTURES) -> ConfigDir:
         return ConfigDir(tmp_path_factory.mktemp(name), fixtures)
     return make
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Headless Chromium's path, for the tests that render the HTML report (a skip that says how to get it)."""
+    found = find_chromium()
+    if found is None:
+        pytest.skip(CHROMIUM_MISSING)
+    return found

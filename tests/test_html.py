@@ -19,7 +19,7 @@ from typing import Callable
 
 import pytest
 
-from helpers import CHROMIUM_MISSING, ConfigDir, browse, find_chromium, read_png
+from helpers import ConfigDir, browse, read_png
 from verify_compile.records import load_json_results
 
 WIDTH, HEIGHT = 1400, 1000
@@ -143,14 +143,6 @@ def test_page_is_well_formed_escaped_and_offline(run: Run) -> None:
 
 
 # --- headless Chromium -------------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    found = find_chromium()
-    if found is None:
-        pytest.skip(CHROMIUM_MISSING)
-    return found
-
 
 def _browse(chromium: str, tmp: Path, page: Path, *flags: str) -> subprocess.CompletedProcess:
     return browse(chromium, tmp / "profile", page, *flags, size=(WIDTH, HEIGHT))

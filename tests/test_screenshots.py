@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from helpers import CHROMIUM_MISSING, REPO, browse, find_chromium, read_png
+from helpers import REPO, browse, read_png
 
 MAX_BYTES = 400 * 1024  # a README image: a few hundred KB at most
 
@@ -37,14 +37,6 @@ def test_the_committed_screenshots_are_small_real_images_the_readme_shows(name: 
     width, height, _ = read_png(path, pixels=False)  # complete and intact; the made ones are looked at below
     assert width >= 1000 and 300 <= height <= screenshots.MAX_HEIGHT
     assert f"](docs/{name})" in (REPO / "README.md").read_text(), "the README does not show it"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    found = find_chromium()
-    if found is None:
-        pytest.skip(CHROMIUM_MISSING)
-    return found
 
 
 @pytest.fixture(scope="module")
