@@ -300,3 +300,14 @@ models:
     sweep: {{B: [1, 3], T: [5]}}
     backends: [aot_eager, {FIXTURES / "backends.py"}:wrong_for_batch_of_one]
 """
+
+
+# Hostile strings in messages and output keys: tests/test_hostile.py runs it, tests/unit/test_refusals.py refuses
+# report paths that are its inputs (models, backends, the config).
+HOSTILE_CONFIG = """version: 1
+defaults: {device: cpu, benchmark: false}
+models:
+  - {name: nasty, function: hostile.py:nasty_message, inputs: [{args: [{shape: [4]}]}], backends: [aot_eager]}
+  - {name: keys, function: hostile.py:nasty_keys, inputs: [{args: [{shape: [4]}]}],
+     backends: [aot_eager, backends.py:double_output]}
+"""

@@ -15,16 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from helpers import DEFAULT_FIXTURES, REPO, ConfigDir, live_commands, results_by_id, results_of, run_action, write
+from helpers import (
+    DEFAULT_FIXTURES,
+    HOSTILE_CONFIG,
+    REPO,
+    ConfigDir,
+    live_commands,
+    results_by_id,
+    results_of,
+    run_action,
+    write,
+)
 
 REPORTS = ("--junit", "r.xml", "--junit-strict", "--json", "r.json", "--markdown", "r.md", "--html", "r.html")
-CONFIG = """version: 1
-defaults: {device: cpu, benchmark: false}
-models:
-  - {name: nasty, function: hostile.py:nasty_message, inputs: [{args: [{shape: [4]}]}], backends: [aot_eager]}
-  - {name: keys, function: hostile.py:nasty_keys, inputs: [{args: [{shape: [4]}]}],
-     backends: [aot_eager, backends.py:double_output]}
-"""
 
 
 def _run(d: Path, *args: str | bytes, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -35,8 +38,8 @@ def _run(d: Path, *args: str | bytes, env: dict | None = None) -> subprocess.Com
 
 
 def _workspace(d: Path, config_name: bytes) -> bytes:
-    """The fixture models, backends and hostile models in `d`, and CONFIG named `config_name`."""
-    ConfigDir(d, (*DEFAULT_FIXTURES, "hostile.py"))(CONFIG, config_name)
+    """The fixture models, backends and hostile models in `d`, and HOSTILE_CONFIG named `config_name`."""
+    ConfigDir(d, (*DEFAULT_FIXTURES, "hostile.py"))(HOSTILE_CONFIG, config_name)
     return config_name
 
 

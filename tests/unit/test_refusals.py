@@ -11,19 +11,10 @@ from pathlib import Path
 import pytest
 
 from bad_configs import GOOD_ENTRY, MODELS
-from helpers import ConfigDir, judged, refused, write
+from helpers import HOSTILE_CONFIG, ConfigDir, judged, refused, write
 from verify_compile.cli import main
 from verify_compile.records import dump_json
 from verify_compile.results import RunResult
-
-# The config of tests/test_hostile.py: its model and backend files are inputs of the run, as the config is.
-HOSTILE_CONFIG = """version: 1
-defaults: {device: cpu, benchmark: false}
-models:
-  - {name: nasty, function: hostile.py:nasty_message, inputs: [{args: [{shape: [4]}]}], backends: [aot_eager]}
-  - {name: keys, function: hostile.py:nasty_keys, inputs: [{args: [{shape: [4]}]}],
-     backends: [aot_eager, backends.py:double_output]}
-"""
 
 
 @pytest.fixture
