@@ -79,8 +79,7 @@ def measure(eager: Callable, compiled: Callable, args: tuple, kwargs: dict, devi
     its inputs must not change the inputs that other cases share. `pair_s` estimates an eager plus a compiled
     call, lowered by any quicker pair the loop sees."""
     cuda = device.type == "cuda"
-    if cuda:
-        torch.cuda.reset_peak_memory_stats(device)
+    reset_peak_memory(device)
     samples: tuple = ([], [])
     start = time.perf_counter()
     with torch.set_grad_enabled(grad):
@@ -95,8 +94,7 @@ def measure(eager: Callable, compiled: Callable, args: tuple, kwargs: dict, devi
             pair_s = min(pair_s, time.perf_counter() - began)
     if not samples[0]:
         return None, 0
-    peak = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None
-    return _perf(samples[0], samples[1], peak), len(samples[0])
+    return _perf(samples[0], samples[1], peak_memory_mb(device)), len(samples[0])
 
 
 def from_calls(eager: CallTimer, compiled: CallTimer, peak_mb: Optional[float]) -> Perf:
